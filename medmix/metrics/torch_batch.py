@@ -1,0 +1,35 @@
+"""Dice and IoU for large batches of 2D masks on the device (the merge-search objective's hot path)."""
+
+from __future__ import annotations
+
+from medmix.metrics.registry import EmptyPolicy
+
+
+def batch_dice_iou(pred, gt, empty_policy: EmptyPolicy | None = None):
+    """Dice and IoU per item of boolean tensors shaped [B, ...] on any device, without leaving it.
+
+    Returns two float64 tensors of shape [B]; empty masks follow the policy (both empty → 1, one empty → 0).
+    """
+    import torch
+
+    from medmix.errors import InputError
+
+    if pred.shape != gt.shape:
+        raise InputError(f"pred and gt must have the same shape, got {tuple(pred.shape)} and {tuple(gt.shape)}.")
+    if pred.dim() < 2:
+        raise InputError(f"expected a batch shaped [B, ...], got shape {tuple(pred.shape)}.")
+    policy = empty_policy or EmptyPolicy()
+    p = pred.reshape(pred.shape[0], -1).bool()
+    g = gt.reshape(gt.shape[0], -1).bool()
+    tp = (p & g).sum(1, dtype=torch.int64)
+    n_p = p.sum(1, dtype=torch.int64)
+    n_g = g.sum(1, dtype=torch.int64)
+    denom = n_p + n_g
+    dice = (2 * tp).double() / denom.clamp(min=1).double()
+    iou = tp.double() / (denom - tp).clamp(min=1).double()
+    both = denom == 0
+    one = (n_p == 0) ^ (n_g == 0)
+    for t in (dice, iou):
+        t[both] = policy.both_empty_overlap
+        t[one] = policy.one_empty_overlap
+    return dice, iou
