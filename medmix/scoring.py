@@ -1,0 +1,210 @@
+"""Score a prediction file against a reference file: the Python API behind `medmix score`.
+
+    >>> report = score_files("pred.nii.gz", "gt.nii.gz", metrics=["dice", "hd95", "nsd:tolerance_mm=2"])
+    >>> report.results[1]["dice"], report.spacing_mm, report.spacing_source
+
+Binary masks are scored with `compute_metrics`; label maps (when `labels` is given, or when either file holds an
+id above 1) with `compute_label_metrics`, one `CaseResult` per label. Spacing: an explicit `spacing` wins, then
+the reference's header, then the prediction's; files without spacing (PNG, NPY, NPZ without 'spacing') are
+scored with spacing 1 and distances are reported in voxels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medmix.errors import InputError
+
+SPACING_ARGUMENT = "argument"
+SPACING_DEFAULT = "default (no spacing in either file: 1 per axis, distances in voxels)"
+
+
+@dataclass
+class ScoreReport:
+    """Result of `score_files`.
+
+    results: label id → `CaseResult` (label 1 for a binary pair). label_map: True when scored per label.
+    spacing_mm: spacing used, array axis order. spacing_source: "argument", "header of <file>" or the default.
+    units: metric key → unit ("voxels" instead of "mm" when no spacing was known). higher_is_better: metric key →
+    direction.
+    """
+
+    pred_path: str
+    gt_path: str
+    results: dict[int, Any]
+    label_map: bool
+    spacing_mm: tuple[float, ...]
+    spacing_source: str
+    shape: tuple[int, ...]
+    units: dict[str, str] = field(default_factory=dict)
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def metric_keys(self) -> list[str]:
+        return list(self.units)
+
+    @property
+    def distance_units(self) -> str:
+        return "voxels" if self.spacing_source == SPACING_DEFAULT else "mm"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """`{metric: value, …, "empty_gt", "empty_pred"}` for one label, `{"labels": {"1": {…}, …}}` for several.
+
+        Always present: "spacing_mm", "spacing_source", "units" (metric → unit), "pred", "gt". Non-finite values
+        become null so the output is strict JSON.
+        """
+        per_label = {str(lab): _case_json(res) for lab, res in self.results.items()}
+        if len(per_label) == 1:
+            (lab, body), = per_label.items()
+            out: dict[str, Any] = dict(body)
+            if self.label_map:
+                out["label"] = int(lab)
+        else:
+            out = {"labels": per_label}
+        out.update(
+            spacing_mm=list(self.spacing_mm),
+            spacing_source=self.spacing_source,
+            units=dict(self.units),
+            pred=self.pred_path,
+            gt=self.gt_path,
+        )
+        return out
+
+
+def _case_json(res) -> dict[str, Any]:
+    body: dict[str, Any] = {k: _finite_or_none(v) for k, v in res.values.items()}
+    body.update(empty_gt=bool(res.empty_gt), empty_pred=bool(res.empty_pred), n_gt=int(res.n_gt),
+                n_pred=int(res.n_pred))
+    return body
+
+
+def _finite_or_none(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def parse_spacing(text: str | Sequence[float] | float | None) -> tuple[float, ...] | None:
+    """'0.8,0.8,2.5' (or 'x'-separated, or one number for every axis) → floats; None stays None."""
+    if text is None:
+        return None
+    if isinstance(text, (int, float)):
+        return (float(text),)
+    if isinstance(text, str):
+        parts = [t for t in text.replace("x", ",").replace("×", ",").replace(" ", ",").split(",") if t]
+        try:
+            values = tuple(float(t) for t in parts)
+        except ValueError:
+            raise InputError(
+                f"spacing {text!r}: expected numbers separated by commas in array axis order, e.g. 0.8,0.8,2.5."
+            ) from None
+    else:
+        values = tuple(float(v) for v in text)
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise InputError(f"spacing {text!r}: every value must be a positive number of mm, e.g. 0.8,0.8,2.5.")
+    return values
+
+
+def _check_values(img, role: str) -> bool:
+    """Refuse non-integer or negative values (naming the file); return True if the file holds an id above 1."""
+    arr = img.array
+    where = f"{role} file {str(img.path)!r}"
+    if arr.dtype == bool:
+        return False
+    if arr.dtype.kind == "f":
+        frac = arr != np.round(arr)
+        if frac.any():
+            example = float(arr[frac].flat[0])
+            raise InputError(
+                f"{where}: holds non-integer values (e.g. {example:g}); medmix scores binary masks (0/1) or integer "
+                "label maps. Threshold a probability map first (e.g. (prob > 0.5).astype('uint8'))."
+            )
+    if arr.size and arr.min() < 0:
+        raise InputError(f"{where}: holds negative values (min {arr.min()}); label ids must be 0 (background) or positive.")
+    return bool(arr.size and arr.max() > 1)
+
+
+def score_files(
+    pred_path: str | Path,
+    gt_path: str | Path,
+    metrics: Iterable[str] | None = None,
+    spacing: Sequence[float] | float | str | None = None,
+    labels: Iterable[int] | None = None,
+    empty_policy=None,
+) -> ScoreReport:
+    """Load a prediction and a reference mask, check they share a grid, and score them.
+
+    metrics: names or 'name:opt=value' strings (default `medmix.metrics.DEFAULT_METRICS`). spacing: mm per array
+    axis, overrides the file headers. labels: score these label ids separately (default: every id in either file
+    when either holds an id above 1, else one binary mask reported as label 1). empty_policy: an `EmptyPolicy`.
+    """
+    from medmix.data.io import check_same_grid, load_mask
+    from medmix.metrics import DEFAULT_METRICS, compute_label_metrics, compute_metrics, get_metric, parse_metric
+
+    requests = [parse_metric(m) for m in (DEFAULT_METRICS if metrics is None else metrics)]
+    if not requests:
+        raise InputError("no metrics requested; name at least one (e.g. dice) or leave the list out for the defaults.")
+    if labels is not None:
+        labels = [_label_id(lab) for lab in labels]
+        if not labels:
+            labels = None
+    explicit = parse_spacing(spacing)
+
+    gt = load_mask(gt_path, name="gt")
+    pred = load_mask(pred_path, name="pred")
+    check_same_grid(pred, gt)
+    pred_ids = _check_values(pred, "pred")
+    gt_ids = _check_values(gt, "gt")
+
+    ndim = gt.ndim
+    if explicit is not None:
+        if len(explicit) == 1 and ndim > 1:
+            explicit = explicit * ndim
+        if len(explicit) != ndim:
+            raise InputError(
+                f"spacing {explicit}: {len(explicit)} values for {ndim}D masks; give one per array axis "
+                f"(array axis order, e.g. {','.join(['1'] * ndim)})."
+            )
+        spacing_mm, source = explicit, SPACING_ARGUMENT
+    elif gt.spacing is not None:
+        spacing_mm, source = gt.spacing, f"header of {gt.path.name}"
+    elif pred.spacing is not None:
+        spacing_mm, source = pred.spacing, f"header of {pred.path.name}"
+    else:
+        spacing_mm, source = (1.0,) * ndim, SPACING_DEFAULT
+
+    label_map = labels is not None or pred_ids or gt_ids
+    if label_map:
+        results = compute_label_metrics(pred.array, gt.array, labels, requests, spacing_mm, empty_policy=empty_policy)
+    else:
+        results = {1: compute_metrics(pred.array, gt.array, requests, spacing_mm, empty_policy=empty_policy)}
+
+    units: dict[str, str] = {}
+    direction: dict[str, bool] = {}
+    for req in requests:
+        spec = get_metric(req.name)
+        unit = spec.units
+        if unit == "mm" and source == SPACING_DEFAULT:
+            unit = "voxels"
+        units[req.key] = unit
+        direction[req.key] = spec.higher_is_better
+    return ScoreReport(
+        pred_path=str(pred.path), gt_path=str(gt.path), results=results, label_map=bool(label_map),
+        spacing_mm=tuple(float(s) for s in spacing_mm), spacing_source=source, shape=gt.shape, units=units,
+        higher_is_better=direction,
+    )
+
+
+def _label_id(value) -> int:
+    try:
+        lab = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"label {value!r}: expected a whole-number label id such as 1 or 2.") from None
+    if lab != float(value) or lab < 0:
+        raise InputError(f"label {value!r}: expected a non-negative whole-number label id such as 1 or 2.")
+    return lab
