@@ -21,9 +21,17 @@ def batch_dice_iou(pred, gt, empty_policy: EmptyPolicy | None = None):
     policy = empty_policy or EmptyPolicy()
     p = pred.reshape(pred.shape[0], -1).bool()
     g = gt.reshape(gt.shape[0], -1).bool()
-    tp = (p & g).sum(1, dtype=torch.int64)
-    n_p = p.sum(1, dtype=torch.int64)
-    n_g = g.sum(1, dtype=torch.int64)
+    if p.device.type == "cpu":
+        # torch's CPU reductions over bool are several times slower than numpy's popcount-based counting.
+        import numpy as np
+
+        pn, gn = p.numpy(), g.numpy()
+        tp, n_p, n_g = (torch.from_numpy(np.count_nonzero(a, axis=1).astype(np.int64))
+                        for a in (pn & gn, pn, gn))
+    else:
+        tp = (p & g).sum(1, dtype=torch.int64)
+        n_p = p.sum(1, dtype=torch.int64)
+        n_g = g.sum(1, dtype=torch.int64)
     denom = n_p + n_g
     dice = (2 * tp).double() / denom.clamp(min=1).double()
     iou = tp.double() / (denom - tp).clamp(min=1).double()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -137,7 +138,7 @@ def _decimal(value: float) -> Decimal:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
 
 
 @dataclass(frozen=True)
@@ -307,12 +308,16 @@ def rule_from_config(config: Mapping, *, where: str = "staging") -> StagingRule:
         )
     scale = UNITS[measure][unit]
 
-    rounding_key, other_key = ("rounding_mm", "rounding_mm3") if measure == "diameter" else ("rounding_mm3", "rounding_mm")
+    rounding_key, other_key = ("rounding_mm", "rounding_mm3")
+    if measure == "volume":
+        rounding_key, other_key = other_key, rounding_key
     if other_key in config:
         raise ConfigError(f"{where}.{other_key}: not used by a {measure} rule; use {rounding_key} instead.")
     rounding = config.get(rounding_key, 0.1 if measure == "diameter" else None)
     if rounding is not None and not (_is_number(rounding) and 0 < rounding < math.inf):
-        raise ConfigError(f"{where}.{rounding_key}: expected a positive number or null (no rounding), got {rounding!r}.")
+        raise ConfigError(
+            f"{where}.{rounding_key}: expected a positive number or null (no rounding), got {rounding!r}."
+        )
 
     name = config.get("name", "custom")
     if not isinstance(name, str) or not name or not name.replace("_", "a").isalnum() or name.lower() != name:
@@ -338,7 +343,8 @@ def rule_from_config(config: Mapping, *, where: str = "staging") -> StagingRule:
 def _bands_from_config(items, scale: float, where: str) -> tuple[Threshold, ...]:
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
         raise ConfigError(
-            f"{where}: expected a non-empty list of categories like [{{name: T1, max: 20}}, {{name: T2}}], got {items!r}."
+            f"{where}: expected a non-empty list of categories like [{{name: T1, max: 20}}, {{name: T2}}], "
+            f"got {items!r}."
         )
     bands: list[Threshold] = []
     seen: set[str] = set()
@@ -378,7 +384,9 @@ def _bands_from_config(items, scale: float, where: str) -> tuple[Threshold, ...]
                     f"{path}.max: categories must be listed with increasing max; got {upper} after {previous_max}."
                 )
             previous_max = upper
-        bands.append(Threshold(name, None if upper is None else float(upper) * scale, inclusive))
+        # Scale in decimal so that e.g. 1.1 cm is 11.0 mm exactly, not 11.000000000000002.
+        upper_scaled = None if upper is None else float(_decimal(upper) * _decimal(scale))
+        bands.append(Threshold(name, upper_scaled, inclusive))
     return tuple(bands)
 
 
