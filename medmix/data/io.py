@@ -54,14 +54,14 @@ class LoadedImage:
         return self.array.ndim
 
 
-def detect_format(path: str | Path) -> str:
+def detect_format(path: str | Path, name: str = "mask") -> str:
     """'nifti', 'npz', 'npy' or 'png' from the file name; anything else is an `InputError`."""
     name = Path(path).name.lower()
     for ext, fmt in _FORMATS:
         if name.endswith(ext):
             return fmt
     raise InputError(
-        f"{_label('file', path)}: unsupported file type {Path(path).suffix or '(no extension)'!r}; medmix reads "
+        f"{_label(name, path)}: unsupported file type {Path(path).suffix or '(no extension)'!r}; medmix reads "
         f"{_SUPPORTED}. {_CONVERT_HINT}"
     )
 
@@ -80,7 +80,7 @@ def load_mask(path: str | Path, *, name: str = "mask", key: str | None = None) -
     """
     p = Path(path).expanduser()
     where = _label(name, path)
-    fmt = detect_format(p)
+    fmt = detect_format(p, name)
     if not p.exists():
         raise InputError(f"{where}: no such file. Check the path (relative paths start at {os.getcwd()!r}).")
     if p.is_dir():
@@ -116,8 +116,12 @@ def load_mask(path: str | Path, *, name: str = "mask", key: str | None = None) -
 
 
 def _squeeze_trailing(array: np.ndarray) -> np.ndarray:
-    """Drop trailing singleton axes beyond the third (NIfTI masks are often stored as X×Y×Z×1)."""
-    while array.ndim > 3 and array.shape[-1] == 1:
+    """Drop trailing singleton axes down to 2D (X×Y×Z×1 → 3D; a single slice stored as X×Y×1 → 2D).
+
+    A one-slice volume is scored as a 2D image: in 3D every voxel of it would touch the border and count as
+    surface, which is not what a 2D mask means.
+    """
+    while array.ndim > 2 and array.shape[-1] == 1:
         array = array[..., 0]
     return array
 
@@ -272,7 +276,7 @@ def save_mask(
     0/255, a label map keeps its ids (8-bit, or 16-bit above 255); PNG carries no spacing.
     """
     p = Path(path).expanduser()
-    fmt = detect_format(p)
+    fmt = detect_format(p, "output")
     arr = np.asarray(array)
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)

@@ -1,0 +1,295 @@
+"""The `medmix` command line: a thin shell over the Python API (`medmix.scoring`, `medmix.metrics`, `medmix.demo`).
+
+Shared options. `-v/--verbose` and `--plugin FILE.py` (repeatable) are accepted both before the command
+(`medmix --plugin m.py score …`) and on every command (`medmix score … --plugin m.py`); the two lists are merged
+and the files are imported with `medmix.metrics.load_plugin` before the command body runs, so plugin metrics
+work with `--metric` and show in `metrics list`. Every command opens with `_command(...)`, which loads the
+plugins and turns errors into exit codes: a `MedmixError` prints one paragraph "Error: …" on stderr and exits 2
+(traceback only with -v); anything else is reported as an unexpected error, exit 1. Usage errors keep Typer's
+own exit 2.
+
+Startup stays fast: this module imports only typer at import time; rich, numpy and the metric engine load
+inside the commands (torch, scipy, nibabel and pandas only where a command needs them).
+"""
+
+import json
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from medmix._version import __version__
+from medmix.errors import MedmixError
+
+app = typer.Typer(
+    name="medmix",
+    help="Merge, evaluate and rank Segment Anything models for medical imaging.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+metrics_app = typer.Typer(help="Inspect the metric registry.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(metrics_app, name="metrics")
+
+PluginOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--plugin",
+        metavar="FILE.py",
+        help="Python file registering metrics with @medmix.metric; repeatable; accepted on every command.",
+        show_default=False,
+    ),
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+
+
+class _State:
+    """Options given before the command; reset by the root callback on every invocation."""
+
+    verbose: bool = False
+    plugins: list[Path] = []
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"medmix {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    ] = False,
+    verbose: VerboseOpt = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """Merge, evaluate and rank Segment Anything models for medical imaging."""
+    _State.verbose = verbose
+    _State.plugins = list(plugin or [])
+
+
+def _one_paragraph(text: str) -> str:
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+@contextmanager
+def _command(plugin: Optional[list[Path]], verbose: bool) -> Iterator[None]:
+    """Load plugins, then run the command body with the CLI's error policy (see module docstring)."""
+    verbose = verbose or _State.verbose
+    try:
+        if _State.plugins or plugin:
+            from medmix.metrics import load_plugin
+
+            for path in [*_State.plugins, *(plugin or [])]:
+                load_plugin(path)
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except MedmixError as exc:
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        typer.echo(f"Error: {_one_paragraph(exc)}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        typer.echo(
+            f"Unexpected error: {type(exc).__name__}: {_one_paragraph(exc)}. This looks like a bug in medmix; "
+            "rerun with -v for the traceback and report it.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _console():
+    from rich.console import Console
+
+    # markup off: file names, conventions and plugin text may hold square brackets.
+    console = Console(highlight=False, markup=False)
+    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+        console = Console(highlight=False, markup=False, width=max(console.width, 140))
+    return console
+
+
+def _fmt(value: float) -> str:
+    if value != value:  # NaN
+        return "nan"
+    if abs(value) == float("inf"):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.4f}"
+
+
+def _flags(empty_gt: bool, empty_pred: bool) -> str:
+    if empty_gt and empty_pred:
+        return "both empty"
+    return "empty_gt" if empty_gt else ("empty_pred" if empty_pred else "")
+
+
+@app.command()
+def score(
+    pred: Annotated[Path, typer.Argument(help="Prediction mask (.nii, .nii.gz, .npz, .npy, .png).", show_default=False)],
+    gt: Annotated[Path, typer.Argument(help="Reference mask on the same grid.", show_default=False)],
+    metric: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--metric", "-m", metavar="NAME",
+            help="Metric, optionally with options: 'nsd:tolerance_mm=2', 'hd95:percentile=99,pooled=true'. "
+            "Repeatable; default: dice iou hd hd95 assd nsd ahd bahd.",
+            show_default=False,
+        ),
+    ] = None,
+    spacing: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="X,Y,Z",
+            help="Spacing in mm per array axis (array axis order); overrides the file headers.",
+            show_default=False,
+        ),
+    ] = None,
+    label: Annotated[
+        Optional[list[int]],
+        typer.Option(
+            "--label", "-l", metavar="N",
+            help="Label id to score separately (repeatable). Default: every id when a file holds ids above 1.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+    verbose: VerboseOpt = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """Score a prediction against a reference mask."""
+    with _command(plugin, verbose):
+        from medmix.scoring import score_files
+
+        report = score_files(pred, gt, metrics=metric or None, spacing=spacing, labels=label or None)
+        if as_json:
+            typer.echo(json.dumps(report.to_json_dict(), indent=2, allow_nan=False))
+            return
+        from rich.table import Table
+
+        console = _console()
+        console.print(f"pred: {report.pred_path}\ngt:   {report.gt_path}")
+        spacing_text = " × ".join(f"{s:g}" for s in report.spacing_mm)
+        console.print(f"spacing: {spacing_text} mm ({report.spacing_source}); shape {report.shape}")
+        for lab, res in report.results.items():
+            title = f"label {lab}" if report.label_map else "binary mask"
+            table = Table(title=title, title_justify="left")
+            table.add_column("metric")
+            table.add_column("value", justify="right")
+            table.add_column("units")
+            table.add_column("direction")
+            for key, value in res.values.items():
+                better = "higher is better" if report.higher_is_better[key] else "lower is better"
+                table.add_row(key, _fmt(value), report.units[key], better)
+            console.print(table)
+            console.print(
+                f"empty_gt={str(res.empty_gt).lower()}  empty_pred={str(res.empty_pred).lower()}  "
+                f"n_gt={res.n_gt}  n_pred={res.n_pred}"
+            )
+
+
+@metrics_app.command("list")
+def metrics_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+    verbose: VerboseOpt = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """List registered metrics (built-ins and plugins) with direction, units, convention and citation."""
+    with _command(plugin, verbose):
+        from medmix.metrics import list_metrics
+
+        specs = list_metrics()
+        if as_json:
+            rows = [
+                {"name": s.name, "higher_is_better": s.higher_is_better, "direction": s.direction, "units": s.units,
+                 "kind": s.kind, "builtin": s.builtin, "options": dict(s.defaults), "convention": s.convention,
+                 "citation": s.citation}
+                for s in specs
+            ]
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title="medmix metrics", title_justify="left", show_lines=True)
+        for col in ("name", "direction", "units", "convention", "citation"):
+            table.add_column(col, overflow="fold")
+        for s in specs:
+            options = ", ".join(f"{k}={v}" for k, v in s.defaults.items())
+            name = f"{s.name} ({options})" if options else s.name
+            if not s.builtin:
+                name += " [plugin]"
+            table.add_row(*map(Text, (name, s.direction, s.units, s.convention, s.citation)))
+        _console().print(table)
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", metavar="DIR", help="Write cases.csv (long form) and summary.json here.",
+                     show_default=False),
+    ] = None,
+    verbose: VerboseOpt = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """Score the built-in phantom cases with the default metrics (the embedded default run)."""
+    with _command(plugin, verbose):
+        from rich.table import Table
+
+        from medmix.demo import run_demo
+
+        result = run_demo(out_dir=out)
+        wide = result.wide()
+        multi_label = {c: n > 1 for c, n in wide.groupby("case", sort=False).size().items()}
+        table = Table(title="medmix demo: built-in phantom cases", title_justify="left")
+        table.add_column("case")
+        for key in result.metrics:
+            table.add_column(key, justify="right")
+        table.add_column("flags")
+        for row in wide.itertuples(index=False):
+            row = row._asdict()
+            name = f"{row['case']}:{row['label']}" if multi_label[row["case"]] else row["case"]
+            table.add_row(
+                name, *(_fmt(row[k]) for k in result.metrics), _flags(row["empty_gt"], row["empty_pred"])
+            )
+        console = _console()
+        console.print(table)
+        console.print(
+            "distances in mm (voxel-centre surfaces; hd95 = max of the directed 95th percentiles; nsd at 1 mm); "
+            "both empty → overlap 1, distance 0; one empty → overlap 0, distance = image diagonal."
+        )
+        if result.out_dir is not None:
+            console.print(f"wrote {result.out_dir / 'cases.csv'} and {result.out_dir / 'summary.json'}")
+
+
+def run() -> None:
+    """Console-script entry point: run the app; last-resort error handling for anything the commands missed."""
+    verbose = any(a in ("-v", "--verbose") for a in sys.argv[1:])
+    try:
+        app(prog_name="medmix")
+    except MedmixError as exc:
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        print(f"Error: {_one_paragraph(exc)}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        print(
+            f"Unexpected error: {type(exc).__name__}: {_one_paragraph(exc)}. Rerun with -v for the traceback.",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()
