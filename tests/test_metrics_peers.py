@@ -64,6 +64,21 @@ def _far_false_positive(seed: int, shape, spacing):
     return pred, gt, spacing
 
 
+def _sparse_lesion(seed: int, outer, box, offset, spacing, far_fp: bool, at_border: bool = False):
+    """A small lesion pair in a large image (foreground ≪ 1%: the engine's sparse path), optionally with a far
+    false-positive voxel, optionally cut by the image border (the box placed against two image edges)."""
+    pred_small, gt_small = _blob_pair(seed, box, 1.5, 0.3, 0.3, 0.7, interior=not at_border)
+    pred, gt = np.zeros(outer, bool), np.zeros(outer, bool)
+    window = tuple(slice(o, o + n) for o, n in zip(offset, box))
+    pred[window], gt[window] = pred_small, gt_small
+    if far_fp:
+        pred[tuple(n - 3 for n in outer)] = True
+    assert (pred.sum() + gt.sum()) < 0.01 * pred.size
+    if at_border:
+        assert pred[0].any() and gt[0].any() and pred[..., -1].any() and gt[..., -1].any()
+    return pred, gt, spacing
+
+
 CASES = {
     "2d_64x64_iso_border": lambda: (*_blob_pair(1, (64, 64), 3.0, 0.30, 0.32, 0.6, False), (1.0, 1.0)),
     "2d_48x40_aniso": lambda: (*_blob_pair(2, (48, 40), 2.5, 0.25, 0.22, 0.8, True), (0.7, 1.3)),
@@ -74,6 +89,11 @@ CASES = {
                                           (0.8, 1.7, 3.0)),
     "3d_far_fp": lambda: _far_false_positive(7, (20, 24, 24), (2.5, 0.8, 0.8)),
     "2d_far_fp": lambda: _far_false_positive(8, (60, 50), (0.7, 1.3)),
+    "3d_sparse_lesion_far_fp": lambda: _sparse_lesion(9, (40, 96, 96), (10, 16, 16), (12, 30, 50),
+                                                      (2.5, 0.8, 0.8), far_fp=True),
+    "3d_sparse_lesion_at_border": lambda: _sparse_lesion(11, (40, 96, 96), (10, 16, 16), (0, 40, 80),
+                                                         (2.5, 0.8, 0.8), far_fp=False, at_border=True),
+    "2d_sparse_lesion": lambda: _sparse_lesion(10, (256, 256), (20, 24), (100, 7), (0.7, 1.3), far_fp=False),
 }
 CASE_IDS = sorted(CASES)
 
@@ -236,6 +256,20 @@ def test_monai_surface_dice_voxel_counting_equals_nsd(monai_metrics, case, toler
     ours = nsd(pred, gt, spacing, tolerance_mm=tolerance_mm)
     assert 0.0 < ours < 1.0  # the check is not vacuous
     assert _close_f32(float(out[0, 0]), ours)
+
+
+@pytest.mark.parametrize("method", ["edt", "kdtree", "auto"])
+def test_monai_surface_dice_at_exact_ties(monai_metrics, method):
+    """NSD@1.6 mm at 0.8 mm spacing: many surface distances equal the tolerance exactly. MONAI (float32 distances
+    against a float32 threshold) counts them as within, like medmix's EDT path: 0.7748 on this case."""
+    pred, gt = _blob_pair(21, (64, 64), 3.0, 0.3, 0.32, 0.6, True)
+    spacing = (0.8, 0.8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = monai_metrics.compute_surface_dice(_onehot(pred), _onehot(gt), [1.6], include_background=True,
+                                                 spacing=list(spacing), use_subvoxels=False)
+    assert float(out[0, 0]) == pytest.approx(0.7748, abs=1e-4)
+    assert _close_f32(float(out[0, 0]), nsd(pred, gt, spacing, tolerance_mm=1.6, distance_method=method))
 
 
 def test_monai_surface_dice_subvoxels_is_a_different_convention(monai_metrics):

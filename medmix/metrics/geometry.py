@@ -129,8 +129,11 @@ class _DistanceField:
             return self._field[tuple((coords - self.lo).T)]
         # Threads pay off only for large queries; small 2D slices are faster on one.
         workers = -1 if coords.shape[0] > 20000 else 1
-        distances, _ = self._field.query(coords * self.spacing, k=1, workers=workers)
-        return distances
+        _, nearest = self._field.query(coords * self.spacing, k=1, workers=workers)
+        # Recompute from whole-voxel offsets, as the EDT does: (7·0.8 − 5·0.8) is 1.6000000000000005 while
+        # 2·0.8 is 1.6, and NSD compares distances with a tolerance, so exact ties must come out the same.
+        offsets = (coords - self.target[nearest]) * self.spacing
+        return np.sqrt(np.einsum("ij,ij->i", offsets, offsets))
 
     def _build(self):
         if self.use_edt:

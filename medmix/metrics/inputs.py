@@ -23,8 +23,9 @@ def to_numpy(x, name: str) -> np.ndarray:
 def as_binary_mask(x, name: str) -> np.ndarray:
     """Boolean mask from a bool/0-1 array; anything else is an `InputError` naming `name`."""
     arr = to_numpy(x, name)
-    if arr.ndim == 0:
-        raise InputError(f"{name}: expected a 2D or 3D mask, got a scalar.")
+    if arr.ndim not in (2, 3):
+        got = "a scalar" if arr.ndim == 0 else f"{arr.ndim}D with shape {arr.shape}"
+        raise InputError(f"{name}: expected a 2D or 3D mask, got {got}.")
     if arr.dtype == bool:
         return arr
     if arr.dtype.kind not in "biuf":

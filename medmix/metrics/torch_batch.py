@@ -18,6 +18,9 @@ def batch_dice_iou(pred, gt, empty_policy: EmptyPolicy | None = None):
         raise InputError(f"pred and gt must have the same shape, got {tuple(pred.shape)} and {tuple(gt.shape)}.")
     if pred.dim() < 2:
         raise InputError(f"expected a batch shaped [B, ...], got shape {tuple(pred.shape)}.")
+    for name, t in (("pred", pred), ("gt", gt)):
+        if t.dtype != torch.bool and not ((t == 0) | (t == 1)).all():
+            raise InputError(f"{name}: expected binary masks (bool or 0/1); threshold probabilities first.")
     policy = empty_policy or EmptyPolicy()
     p = pred.reshape(pred.shape[0], -1).bool()
     g = gt.reshape(gt.shape[0], -1).bool()
