@@ -3,7 +3,7 @@
 Shared options. `-v/--verbose` and `--plugin FILE.py` (repeatable) are accepted both before the command
 (`medmix --plugin m.py score …`) and on every command (`medmix score … --plugin m.py`); the two lists are merged
 and the files are imported with `medmix.metrics.load_plugin` before the command body runs, so plugin metrics
-work with `--metric` and show in `metrics list`. Every command opens with `_command(...)`, which loads the
+work with `--metric` and show in `metrics list`. Every command opens with `command_context(...)`, which loads the
 plugins and turns errors into exit codes: a `MedmixError` prints one paragraph "Error: …" on stderr and exits 2
 (traceback only with -v); anything else is reported as an unexpected error, exit 1. Usage errors keep Typer's
 own exit 2.
@@ -15,8 +15,6 @@ inside the commands (torch, scipy, nibabel and pandas only where a command needs
 import json
 import sys
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -36,24 +34,16 @@ app = typer.Typer(
 metrics_app = typer.Typer(help="Inspect the metric registry.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(metrics_app, name="metrics")
 
-PluginOpt = Annotated[
-    Optional[list[Path]],
-    typer.Option(
-        "--plugin",
-        metavar="FILE.py",
-        help="Python file registering metrics with @medmix.metric; repeatable; accepted on every command.",
-        show_default=False,
-    ),
-]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
-
-
-class _State:
-    """Options given before the command; reset by the root callback on every invocation."""
-
-    verbose: bool = False
-    plugins: list[Path] = []
-
+from medmix.cli.common import (  # noqa: E402
+    GlobalOptions,
+    PluginOpt,
+    VerboseOpt,
+    command_context,
+    flag_text,
+    fmt_value,
+    make_console,
+    one_paragraph,
+)
 
 def _version_callback(value: bool) -> None:
     if value:
@@ -71,65 +61,8 @@ def _root(
     plugin: PluginOpt = None,
 ) -> None:
     """Merge, evaluate and rank Segment Anything models for medical imaging."""
-    _State.verbose = verbose
-    _State.plugins = list(plugin or [])
-
-
-def _one_paragraph(text: str) -> str:
-    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
-
-
-@contextmanager
-def _command(plugin: Optional[list[Path]], verbose: bool) -> Iterator[None]:
-    """Load plugins, then run the command body with the CLI's error policy (see module docstring)."""
-    verbose = verbose or _State.verbose
-    try:
-        if _State.plugins or plugin:
-            from medmix.metrics import load_plugin
-
-            for path in [*_State.plugins, *(plugin or [])]:
-                load_plugin(path)
-        yield
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except MedmixError as exc:
-        if verbose:
-            traceback.print_exc(file=sys.stderr)
-        typer.echo(f"Error: {_one_paragraph(exc)}", err=True)
-        raise typer.Exit(2) from None
-    except Exception as exc:
-        if verbose:
-            traceback.print_exc(file=sys.stderr)
-        typer.echo(
-            f"Unexpected error: {type(exc).__name__}: {_one_paragraph(exc)}. This looks like a bug in medmix; "
-            "rerun with -v for the traceback and report it.",
-            err=True,
-        )
-        raise typer.Exit(1) from None
-
-
-def _console():
-    from rich.console import Console
-
-    # markup off: file names, conventions and plugin text may hold square brackets.
-    console = Console(highlight=False, markup=False)
-    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-        console = Console(highlight=False, markup=False, width=max(console.width, 140))
-    return console
-
-
-def _fmt(value: float) -> str:
-    if value != value:  # NaN
-        return "nan"
-    if abs(value) == float("inf"):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.4f}"
-
-
-def _flags(empty_gt: bool, empty_pred: bool) -> str:
-    if empty_gt and empty_pred:
-        return "both empty"
-    return "empty_gt" if empty_gt else ("empty_pred" if empty_pred else "")
+    GlobalOptions.verbose = verbose
+    GlobalOptions.plugins = list(plugin or [])
 
 
 @app.command()
@@ -166,7 +99,7 @@ def score(
     plugin: PluginOpt = None,
 ) -> None:
     """Score a prediction against a reference mask."""
-    with _command(plugin, verbose):
+    with command_context(plugin, verbose):
         from medmix.scoring import score_files
 
         report = score_files(pred, gt, metrics=metric or None, spacing=spacing, labels=label or None)
@@ -175,7 +108,7 @@ def score(
             return
         from rich.table import Table
 
-        console = _console()
+        console = make_console()
         console.print(f"pred: {report.pred_path}\ngt:   {report.gt_path}")
         spacing_text = " × ".join(f"{s:g}" for s in report.spacing_mm)
         console.print(f"spacing: {spacing_text} mm ({report.spacing_source}); shape {report.shape}")
@@ -188,7 +121,7 @@ def score(
             table.add_column("direction")
             for key, value in res.values.items():
                 better = "higher is better" if report.higher_is_better[key] else "lower is better"
-                table.add_row(key, _fmt(value), report.units[key], better)
+                table.add_row(key, fmt_value(value), report.units[key], better)
             console.print(table)
             console.print(
                 f"empty_gt={str(res.empty_gt).lower()}  empty_pred={str(res.empty_pred).lower()}  "
@@ -203,7 +136,7 @@ def metrics_list(
     plugin: PluginOpt = None,
 ) -> None:
     """List registered metrics (built-ins and plugins) with direction, units, convention and citation."""
-    with _command(plugin, verbose):
+    with command_context(plugin, verbose):
         from medmix.metrics import list_metrics
 
         specs = list_metrics()
@@ -228,7 +161,7 @@ def metrics_list(
             if not s.builtin:
                 name += " [plugin]"
             table.add_row(*map(Text, (name, s.direction, s.units, s.convention, s.citation)))
-        _console().print(table)
+        make_console().print(table)
 
 
 @app.command()
@@ -242,7 +175,7 @@ def demo(
     plugin: PluginOpt = None,
 ) -> None:
     """Score the built-in phantom cases with the default metrics (the embedded default run)."""
-    with _command(plugin, verbose):
+    with command_context(plugin, verbose):
         from rich.table import Table
 
         from medmix.demo import run_demo
@@ -259,9 +192,9 @@ def demo(
             row = row._asdict()
             name = f"{row['case']}:{row['label']}" if multi_label[row["case"]] else row["case"]
             table.add_row(
-                name, *(_fmt(row[k]) for k in result.metrics), _flags(row["empty_gt"], row["empty_pred"])
+                name, *(fmt_value(row[k]) for k in result.metrics), flag_text(row["empty_gt"], row["empty_pred"])
             )
-        console = _console()
+        console = make_console()
         console.print(table)
         console.print(
             "distances in mm (voxel-centre surfaces; hd95 = max of the directed 95th percentiles; nsd at 1 mm); "
@@ -269,6 +202,13 @@ def demo(
         )
         if result.out_dir is not None:
             console.print(f"wrote {result.out_dir / 'cases.csv'} and {result.out_dir / 'summary.json'}")
+
+
+from medmix.cli.evaluate_cmd import data_app, evaluate, suites_app  # noqa: E402
+
+app.command(name="evaluate")(evaluate)
+app.add_typer(data_app, name="data")
+app.add_typer(suites_app, name="suites")
 
 
 def run() -> None:
@@ -279,13 +219,13 @@ def run() -> None:
     except MedmixError as exc:
         if verbose:
             traceback.print_exc(file=sys.stderr)
-        print(f"Error: {_one_paragraph(exc)}", file=sys.stderr)
+        print(f"Error: {one_paragraph(exc)}", file=sys.stderr)
         sys.exit(2)
     except Exception as exc:
         if verbose:
             traceback.print_exc(file=sys.stderr)
         print(
-            f"Unexpected error: {type(exc).__name__}: {_one_paragraph(exc)}. Rerun with -v for the traceback.",
+            f"Unexpected error: {type(exc).__name__}: {one_paragraph(exc)}. Rerun with -v for the traceback.",
             file=sys.stderr,
         )
         sys.exit(1)

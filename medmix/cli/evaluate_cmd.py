@@ -1,0 +1,158 @@
+"""`medmix evaluate`, `medmix suites list` and `medmix data prepare`: thin shells over medmix.evaluation / medmix.data."""
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from medmix.cli.common import PluginOpt, VerboseOpt, command_context, fmt_value, make_console
+
+data_app = typer.Typer(help="Prepare datasets into the harness layout.", no_args_is_help=True, rich_markup_mode=None)
+suites_app = typer.Typer(help="Inspect evaluation suites and task cards.", no_args_is_help=True,
+                         rich_markup_mode=None)
+
+
+def evaluate(
+    model: Annotated[Optional[str], typer.Option(
+        "--model", metavar="SPEC|CONFIG.yaml",
+        help="Model adapter spec ('tiny', 'litemedsam', 'sam:vit_b:CKPT', 'medsam:CKPT', 'medicosam:CKPT', "
+             "'merged:DIR') or a YAML model config.", show_default=False)] = None,
+    predictions: Annotated[Optional[Path], typer.Option(
+        "--predictions", metavar="DIR", help="Folder of predicted masks named by case (no model needed).",
+        show_default=False)] = None,
+    suite: Annotated[str, typer.Option("--suite", metavar="NAME|PATH",
+                                       help="Suite name (phantom25, mni, medsamix25) or a suite YAML file.")] = "phantom25",
+    split: Annotated[str, typer.Option(help="test, calibration or all.")] = "test",
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Run folder (re-run the same command to resume).")]
+    = Path("runs/evaluate"),
+    data_root: Annotated[Optional[Path], typer.Option(
+        "--data-root", metavar="DIR", help="Prepared datasets (default: $MEDMIX_DATA).", show_default=False)] = None,
+    task: Annotated[Optional[list[str]], typer.Option("--task", help="Only these tasks (repeatable).",
+                                                      show_default=False)] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", "-m", help="Override the cards' metrics (repeatable).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed for jittered prompts.")] = 0,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: cuda when available).",
+                                                  show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Slices per encoder batch.", show_default=False)] = None,
+    max_cases: Annotated[Optional[int], typer.Option(help="At most this many cases per task.",
+                                                     show_default=False)] = None,
+    save_predictions: Annotated[bool, typer.Option(help="Also write predictions as NIfTI.")] = False,
+    prediction_label: Annotated[Optional[list[int]], typer.Option(
+        "--prediction-label", help="Label ids counted as the target in prediction files (default: any non-zero).",
+        show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option(help="Discard results already in --out.")] = False,
+    verbose: VerboseOpt = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """Score a model (or a folder of predictions) on a suite; resumable."""
+    with command_context(plugin, verbose):
+        from medmix.evaluation.runner import EvaluationConfig
+        from medmix.evaluation.runner import evaluate as run_evaluation
+
+        model_spec = _model_spec(model)
+        config = EvaluationConfig(
+            suite=suite, out_dir=str(out), model=model_spec, predictions=str(predictions) if predictions else None,
+            prediction_labels=prediction_label or None, split=split, data_root=str(data_root) if data_root else None,
+            tasks=task or None, metrics=metric or None, seed=seed, device=device, batch_size=batch_size,
+            max_cases=max_cases, save_predictions=save_predictions, overwrite=overwrite,
+        )
+        result = run_evaluation(config, progress=True)
+        print_summary(result.summary)
+        make_console().print(f"wrote {out}/cases.csv, cases.parquet, summary.json, config.resolved.yaml, "
+                             "provenance.json")
+
+
+def _model_spec(model: Optional[str]):
+    if model and model.endswith((".yaml", ".yml")):
+        import yaml
+
+        from medmix.errors import InputError
+
+        path = Path(model)
+        if not path.is_file():
+            raise InputError(f"model config {model!r}: no such file.")
+        return yaml.safe_load(path.read_text())
+    return model
+
+
+def print_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary.get('suite')} · {summary.get('split')} split", title_justify="left")
+    for col in ("task", "cases", "Dice (slices)", "Dice (3D)", "HD95 mm", "bAHD mm", "staging acc."):
+        table.add_column(col, justify="left" if col == "task" else "right")
+    for name, task in summary["tasks"].items():
+        vol = task["volumetric"]
+        sl = task["slicewise"].get("dice", {}).get("pooled_slices", {})
+        table.add_row(
+            name, str(task["n_cases"]), fmt_value(sl["mean"]) if "mean" in sl else "-",
+            *(fmt_value(vol[m]["mean"]) if m in vol else "-" for m in ("dice", "hd95", "bahd")),
+            fmt_value(task["staging"]["accuracy"]) if "staging" in task else "",
+        )
+    overall = summary["overall"]
+    table.add_row(
+        "mean over tasks", "", fmt_value(overall["slicewise"]["dice"]["mean_over_tasks"])
+        if "dice" in overall["slicewise"] else "-",
+        *(fmt_value(overall["volumetric"][m]["mean_over_tasks"]) if m in overall["volumetric"] else "-"
+          for m in ("dice", "hd95", "bahd")),
+        fmt_value(overall["staging_accuracy_mean_over_tasks"]) if "staging_accuracy_mean_over_tasks" in overall
+        else "",
+    )
+    make_console().print(table)
+
+
+@suites_app.command("list")
+def suites_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+    verbose: VerboseOpt = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """List built-in suites and their tasks."""
+    with command_context(plugin, verbose):
+        from medmix.evaluation.suites import list_suites, load_suite
+
+        suites = {name: [c.name for c in load_suite(name).cards] for name in list_suites()}
+        if as_json:
+            typer.echo(json.dumps(suites, indent=2))
+            return
+        console = make_console()
+        for name, tasks in suites.items():
+            console.print(f"{name} ({len(tasks)} tasks): {', '.join(tasks)}")
+
+
+@data_app.command("prepare")
+def data_prepare(
+    dataset: Annotated[str, typer.Argument(help="Dataset converter name (see `medmix data list`).",
+                                           show_default=False)],
+    src: Annotated[Path, typer.Option("--src", metavar="DOWNLOAD", help="The official release, unpacked.")],
+    dst: Annotated[Path, typer.Option("--dst", metavar="ROOT", help="Data root to write the harness layout into.")],
+    overwrite: Annotated[bool, typer.Option(help="Rewrite cases already converted.")] = False,
+    verbose: VerboseOpt = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """Convert an official dataset release into medmix's harness layout (NIfTI + dataset.json)."""
+    with command_context(plugin, verbose):
+        from medmix.data.prepare import prepare_dataset
+
+        report = prepare_dataset(dataset, src, dst, overwrite=overwrite)
+        console = make_console()
+        console.print(f"{dataset}: {report.summary()}")
+        for warning in report.warnings:
+            console.print(f"warning: {warning}")
+
+
+@data_app.command("list")
+def data_list(
+    verbose: VerboseOpt = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """List the dataset converters."""
+    with command_context(plugin, verbose):
+        from medmix.data.prepare import CONVERTERS
+
+        console = make_console()
+        for name in CONVERTERS.names():
+            doc = (CONVERTERS.get(name).__doc__ or "").strip().splitlines()
+            console.print(f"{name:<14} {doc[0] if doc else ''}")

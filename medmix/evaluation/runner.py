@@ -1,0 +1,310 @@
+"""Score a model (or a folder of predictions) on a suite of task cards; resumable, one part file per case.
+
+Per case: the card's intensity handling, one box prompt per reference-foreground slice (or per component), the
+model's predictions stacked into a 3D mask (empty on slices without a prompt), then volumetric metrics on the 3D
+mask, the MedSAMix slice-wise Dice/IoU on every reference-foreground slice, and size-only staging when the card
+has a rule. Outputs under `out_dir`: cases.csv / cases.parquet (long form), staging.csv, summary.json,
+config.resolved.yaml, provenance.json, and optionally predictions/<task>/<case>.nii.gz with the source affine.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medmix.errors import InputError, MedmixError
+from medmix.evaluation.store import ResultStore, atomic_write_text, fingerprint
+from medmix.evaluation.summary import summarise
+
+SPLITS = ("test", "calibration", "all")
+SLICE_METRICS = ("dice", "iou")
+
+
+@dataclass
+class EvaluationConfig:
+    """What to evaluate and where to write it (the CLI builds one of these; so can a user)."""
+
+    suite: str
+    out_dir: str
+    model: str | dict | None = None  # adapter spec ("tiny", "sam:vit_b:/ckpt.pth", {...}) unless `predictions`
+    predictions: str | None = None  # a folder of precomputed masks named by case
+    prediction_labels: list[int] | None = None  # ids that count as the target in prediction files
+    split: str = "test"
+    data_root: str | None = None
+    tasks: list[str] | None = None  # a subset of the suite's task names
+    metrics: list[str] | None = None  # overrides each card's metric list
+    seed: int = 0
+    device: str | None = None
+    batch_size: int | None = None
+    preprocessing: dict | None = None
+    max_cases: int | None = None  # per task, for quick looks
+    save_predictions: bool = False
+    overwrite: bool = False
+    allow_calibration_leak: bool = field(default=True, repr=False)
+
+    def __post_init__(self):
+        if self.split not in SPLITS:
+            raise InputError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}.")
+        if (self.model is None) == (self.predictions is None):
+            raise InputError("give exactly one of a model (--model) or a predictions folder (--predictions).")
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("allow_calibration_leak",)}
+
+
+@dataclass
+class EvaluationResult:
+    out_dir: Path
+    cases: Any  # pandas DataFrame, long form
+    staging: Any
+    summary: dict
+
+
+def predict_case(model, case, card, seed: int, chunk_slices: int = 32) -> np.ndarray:
+    """Binary prediction on the case's grid: one box per reference-foreground slice, empty elsewhere."""
+    from medmix.data.intensity import apply_intensity
+    from medmix.data.prompts import slice_boxes, take_slice
+
+    image = apply_intensity(case.image, card.intensity)
+    boxes = slice_boxes(case.label, card.slice_axis if case.ndim == 3 else None, card.prompt, seed,
+                        f"{card.name}/{case.case_id}")
+    pred = np.zeros(case.spatial_shape, dtype=bool)
+    indices = sorted(boxes)
+    for start in range(0, len(indices), chunk_slices):
+        chunk = indices[start:start + chunk_slices]
+        if case.ndim == 2:
+            images = [image]
+        else:
+            images = [take_slice(image, i, card.slice_axis) for i in chunk]
+        masks = model.predict_slices(images, [boxes[i] for i in chunk])
+        for i, mask in zip(chunk, masks):
+            if case.ndim == 2:
+                pred[...] = mask
+            else:
+                index = [slice(None)] * 3
+                index[card.slice_axis] = i
+                pred[tuple(index)] = mask
+    return pred
+
+
+def score_case(pred: np.ndarray, case, card, metrics: list[str]) -> tuple[list[dict], dict | None]:
+    """Long rows (volumetric + slice-wise) and the staging record for one case."""
+    from medmix.metrics import compute_metrics, compute_slicewise
+
+    gt = case.label.astype(bool)
+    rows = []
+    result = compute_metrics(pred, gt, metrics, case.spacing)
+    for key, value in result.values.items():
+        rows.append({"task": card.name, "case": case.case_id, "slice": "volume", "label": card.target.name,
+                     "metric": key, "value": float(value), "empty_gt": result.empty_gt,
+                     "empty_pred": result.empty_pred})
+    if case.ndim == 3:
+        for item in compute_slicewise(pred, gt, axis=card.slice_axis, metrics=SLICE_METRICS, spacing=case.spacing):
+            for key, value in item.result.values.items():
+                rows.append({"task": card.name, "case": case.case_id, "slice": str(item.index),
+                             "label": card.target.name, "metric": key, "value": float(value),
+                             "empty_gt": item.result.empty_gt, "empty_pred": item.result.empty_pred})
+    staging = None
+    if card.staging is not None:
+        staging = stage_case(pred, gt, case, card)
+    return rows, staging
+
+
+def stage_case(pred: np.ndarray, gt: np.ndarray, case, card) -> dict:
+    from medmix.staging import stage_mask
+
+    spec = card.staging
+    kwargs = {"feret": spec.feret, "convention": spec.convention}
+    if case.ndim == 3:
+        kwargs["slice_axis"] = card.slice_axis
+    true = stage_mask(gt, case.spacing, spec.rule, **kwargs)
+    guess = stage_mask(pred, case.spacing, spec.rule, **kwargs)
+    return {"task": card.name, "case": case.case_id, "true_category": true.category,
+            "pred_category": guess.category, "true_diameter_mm": float(true.greatest_dimension_mm),
+            "pred_diameter_mm": float(guess.greatest_dimension_mm), "true_lesions": len(true.lesions),
+            "pred_lesions": len(guess.lesions)}
+
+
+def _resolve_model(config: EvaluationConfig, model):
+    if model is not None:
+        from medmix.models import CallableModel, SegmentationModel
+
+        if isinstance(model, SegmentationModel):
+            return model
+        if callable(model):
+            return CallableModel(model)
+        raise InputError(f"model must be a SegmentationModel or a callable predict(image, box), got {type(model)}.")
+    if config.predictions is not None:
+        from medmix.models import PredictionFolder
+
+        return PredictionFolder(config.predictions, labels=config.prediction_labels)
+    from medmix.models import load_model
+
+    return load_model(config.model, device=config.device, batch_size=config.batch_size,
+                      preprocessing=config.preprocessing)
+
+
+def _cards(config: EvaluationConfig):
+    from medmix.evaluation.suites import load_suite
+
+    suite = load_suite(config.suite)
+    cards = list(suite.cards)
+    if config.tasks:
+        known = {c.name: c for c in cards}
+        missing = [t for t in config.tasks if t not in known]
+        if missing:
+            from medmix.errors import UnknownNameError
+
+            raise UnknownNameError(f"task in suite {suite.name}", missing[0], known)
+        cards = [known[t] for t in config.tasks]
+    return suite, cards
+
+
+def _plan(config: EvaluationConfig, cards) -> list[tuple[Any, str]]:
+    from medmix.data.sources import case_ids
+
+    plan = []
+    for card in cards:
+        ids = case_ids(card, config.data_root, config.split)
+        if config.max_cases is not None:
+            ids = ids[: config.max_cases]
+        plan.extend((card, case_id) for case_id in ids)
+    return plan
+
+
+def _progress(enabled: bool, total: int) -> Iterator[Callable[[str], None]]:
+    if not enabled:
+        yield lambda description: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), transient=False) as bar:
+        handle = bar.add_task("evaluating", total=total)
+
+        def advance(description: str) -> None:
+            bar.update(handle, advance=1, description=description)
+
+        yield advance
+
+
+def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) -> EvaluationResult:
+    """Run (or resume) an evaluation and write its outputs; returns the merged tables and the summary.
+
+    `model` may be a `SegmentationModel` or a callable `predict(image_2d, box) -> mask or logits`; otherwise
+    `config.model` (an adapter spec) or `config.predictions` (a folder of masks) is used.
+    """
+    import contextlib
+
+    suite, cards = _cards(config)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runner_model = _resolve_model(config, model)
+    from medmix.models import PredictionFolder
+
+    is_folder = isinstance(runner_model, PredictionFolder)
+    metrics_by_task = {c.name: list(config.metrics or c.metrics) for c in cards}
+    described = runner_model.describe()
+    key = fingerprint({
+        "model": {k: v for k, v in described.items() if k not in ("device", "dtype")},
+        "suite": suite.name, "cards": [c.to_dict() for c in cards], "split": config.split, "seed": config.seed,
+        "metrics": metrics_by_task, "max_cases": config.max_cases, "data_root": config.data_root,
+    })
+    store = ResultStore(out_dir, key, overwrite=config.overwrite)
+    plan = _plan(config, cards)
+    if not plan:
+        raise MedmixError(f"suite {suite.name!r}: no case in split {config.split!r}; nothing to evaluate.")
+    started = time.time()
+    timings = {"predict_s": 0.0, "score_s": 0.0, "n_slices": 0}
+    with contextlib.contextmanager(_progress)(progress, len(plan)) as advance:
+        from medmix.data.sources import load_case
+
+        for card, case_id in plan:
+            if store.done(card.name, case_id):
+                advance(f"{card.name} (resumed)")
+                continue
+            case = load_case(card, case_id, config.data_root)
+            t0 = time.perf_counter()
+            if is_folder:
+                pred = runner_model.mask_for(card.name, case_id, case.spatial_shape)
+            else:
+                pred = predict_case(runner_model, case, card, config.seed)
+            t1 = time.perf_counter()
+            rows, staging = score_case(pred, case, card, metrics_by_task[card.name])
+            t2 = time.perf_counter()
+            timings["predict_s"] += t1 - t0
+            timings["score_s"] += t2 - t1
+            if config.save_predictions:
+                _save_prediction(out_dir, card.name, case, pred)
+            store.write(card.name, case_id, rows, staging, {"predict_s": t1 - t0, "score_s": t2 - t1})
+            advance(card.name)
+    cases, staging = store.merge([(card.name, case_id) for card, case_id in plan])
+    categories = {c.name: list(c.staging.rule.categories) for c in cards if c.staging is not None}
+    summary = summarise(cases, staging, [c.name for c in cards], categories)
+    summary["suite"] = suite.name
+    summary["split"] = config.split
+    summary["model"] = described
+    _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings)
+    return EvaluationResult(out_dir, cases, staging, summary)
+
+
+def _save_prediction(out_dir: Path, task: str, case, pred: np.ndarray) -> None:
+    from medmix.data.io import save_mask
+
+    folder = out_dir / "predictions" / task
+    folder.mkdir(parents=True, exist_ok=True)
+    save_mask(folder / f"{case.case_id}.nii.gz", pred.astype(np.uint8), spacing=case.spacing, affine=case.affine)
+
+
+def _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings) -> None:
+    import yaml
+
+    cases.to_csv(out_dir / "cases.csv.tmp", index=False)
+    (out_dir / "cases.csv.tmp").replace(out_dir / "cases.csv")
+    try:
+        cases.to_parquet(out_dir / "cases.parquet.tmp", index=False)
+        (out_dir / "cases.parquet.tmp").replace(out_dir / "cases.parquet")
+    except ImportError:  # pyarrow missing: the CSV is the canonical table
+        pass
+    staging.to_csv(out_dir / "staging.csv", index=False)
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
+    resolved = {"evaluation": config.to_dict(), "suite": suite.name, "tasks": [c.to_dict() for c in cards],
+                "model": described}
+    atomic_write_text(out_dir / "config.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    atomic_write_text(out_dir / "provenance.json", json.dumps(provenance(config, described, timings), indent=2))
+
+
+def provenance(config: EvaluationConfig, described: dict, timings: dict | None = None) -> dict:
+    """Versions, git revision, device and seed: what is needed to reproduce the numbers."""
+    import subprocess
+
+    import numpy
+
+    from medmix import __version__
+
+    record = {"medmix": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+              "platform": platform.platform(), "seed": config.seed, "model": described}
+    try:
+        import torch
+
+        record["torch"] = torch.__version__
+        record["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        record["torch"] = None
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        record["git_revision"] = rev.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        record["git_revision"] = None
+    if timings is not None:
+        record["timings_this_session"] = timings
+    return record
