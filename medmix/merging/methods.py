@@ -1,0 +1,255 @@
+"""Merge methods: pure functions of one parameter tensor across a pool of models (reference.md §4).
+
+Every method takes `tensors`, the same parameter from each model of the pool with the base first
+(`tensors[0] = θ0`, task vectors `τi = θi − θ0` for i ≥ 1), plus its own parameters, and returns the merged
+tensor in the dtype of the base. Arithmetic runs in float32 (or float64 for float64 inputs).
+
+Identities (tested): merging a model with itself returns it; linear with one-hot weights returns that model;
+λ = 0 returns the base.
+
+Register your own with `@merge_method("name", params={...})`; `params` describes each parameter's search range
+so the SMAC search can sample it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from medmix.errors import InputError
+from medmix.registry import Registry
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A method parameter: a float range, or `per_model` for one value per pool member (weights)."""
+
+    low: float
+    high: float
+    default: float
+    per_model: bool = False
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class MergeMethod:
+    name: str
+    fn: Callable[..., torch.Tensor]
+    params: dict[str, ParamSpec] = field(default_factory=dict)
+    uses_seed: bool = False
+    description: str = ""
+
+
+MERGE_METHODS: Registry[MergeMethod] = Registry("merge method")
+
+
+def merge_method(name: str, *, params: dict[str, ParamSpec] | None = None, uses_seed: bool = False,
+                 replace: bool = False):
+    """Register `fn(tensors, **params) -> tensor` as a merge method."""
+
+    def wrap(fn):
+        doc = (fn.__doc__ or "").strip().splitlines()
+        MERGE_METHODS.add(name, MergeMethod(name, fn, dict(params or {}), uses_seed, doc[0] if doc else ""),
+                          replace=replace)
+        return fn
+
+    return wrap
+
+
+def _work_dtype(t: torch.Tensor) -> torch.dtype:
+    return torch.float64 if t.dtype == torch.float64 else torch.float32
+
+
+def _check(tensors: Sequence[torch.Tensor], minimum: int = 1) -> None:
+    if len(tensors) < minimum:
+        raise InputError(f"merge needs at least {minimum} tensors (base first), got {len(tensors)}.")
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != shape:
+            raise InputError(f"model {i} has shape {tuple(t.shape)} but the base has {tuple(shape)}.")
+
+
+def task_vectors(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    dtype = _work_dtype(tensors[0])
+    base = tensors[0].to(dtype)
+    return base, [t.to(dtype) - base for t in tensors[1:]]
+
+
+def normalised_weights(weights: Sequence[float], n: int) -> list[float]:
+    if len(weights) != n:
+        raise InputError(f"got {len(weights)} weights for a pool of {n} models (base first).")
+    if any(w < 0 or not math.isfinite(w) for w in weights):
+        raise InputError(f"weights must be finite and ≥ 0, got {list(weights)}.")
+    total = float(sum(weights))
+    if total == 0:
+        raise InputError("all linear weights are zero: at least one model needs a positive weight.")
+    return [w / total for w in weights]
+
+
+@merge_method("linear", params={"weights": ParamSpec(0.0, 1.0, 1.0, per_model=True)})
+def linear(tensors: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """Weighted average Σ wi θi over the whole pool (base included), weights normalised to sum 1."""
+    _check(tensors)
+    w = normalised_weights(weights, len(tensors))
+    dtype = _work_dtype(tensors[0])
+    out = torch.zeros_like(tensors[0], dtype=dtype)
+    for wi, t in zip(w, tensors):
+        if wi:
+            out.add_(t.to(dtype), alpha=wi)
+    return out.to(tensors[0].dtype)
+
+
+@merge_method("task_arithmetic", params={"lam": ParamSpec(0.0, 1.0, 1.0)})
+def task_arithmetic(tensors: Sequence[torch.Tensor], lam: float) -> torch.Tensor:
+    """θ0 + λ Σ τi (Ilharco et al. 2023)."""
+    _check(tensors)
+    base, taus = task_vectors(tensors)
+    out = base.clone()
+    for tau in taus:
+        out.add_(tau, alpha=lam)
+    return out.to(tensors[0].dtype)
+
+
+def trim_top_k(tau: torch.Tensor, density: float) -> torch.Tensor:
+    """Keep the ⌈density·n⌉ largest-magnitude entries of `tau` (ties at the threshold are kept), zero the rest."""
+    if not 0 <= density <= 1:
+        raise InputError(f"density must lie in [0, 1], got {density}.")
+    n = tau.numel()
+    k = math.ceil(density * n)
+    if k >= n:
+        return tau
+    if k == 0:
+        return torch.zeros_like(tau)
+    magnitude = tau.abs().flatten()
+    threshold = torch.kthvalue(magnitude, n - k + 1).values
+    return torch.where(tau.abs() >= threshold, tau, torch.zeros_like(tau))
+
+
+def ties_combine(taus: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Elect the sign of Σ τi per entry, then average the entries that agree with it (disjoint mean)."""
+    stacked = torch.stack(list(taus))
+    elected = torch.sign(stacked.sum(0))
+    agree = (torch.sign(stacked) == elected) & (stacked != 0)
+    count = agree.sum(0).clamp(min=1)
+    return (stacked * agree).sum(0) / count
+
+
+@merge_method("ties", params={"drop": ParamSpec(0.0, 0.99, 0.2), "lam": ParamSpec(0.0, 1.0, 1.0)})
+def ties(tensors: Sequence[torch.Tensor], drop: float, lam: float) -> torch.Tensor:
+    """TIES (Yadav et al. 2023): trim each τi to its top (1−drop) magnitudes, elect signs, disjoint mean; θ0 + λ·m."""
+    _check(tensors)
+    base, taus = task_vectors(tensors)
+    if not taus:
+        return tensors[0].clone()
+    merged = ties_combine([trim_top_k(t, 1.0 - drop) for t in taus])
+    return (base + lam * merged).to(tensors[0].dtype)
+
+
+def dare_drop(tau: torch.Tensor, drop: float, generator: torch.Generator) -> torch.Tensor:
+    """Drop each entry with probability `drop`, rescale survivors by 1/(1−drop) (Yu et al. 2024)."""
+    if not 0 <= drop < 1:
+        raise InputError(f"DARE drop rate must lie in [0, 1), got {drop}.")
+    if drop == 0:
+        return tau
+    keep = torch.rand(tau.shape, generator=generator, device=tau.device) >= drop
+    return tau * keep / (1.0 - drop)
+
+
+def _generator(device: torch.device, seed: int) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen
+
+
+@merge_method("dare_linear", params={"drop": ParamSpec(0.0, 0.9, 0.3), "lam": ParamSpec(0.0, 1.0, 1.0)},
+              uses_seed=True)
+def dare_linear(tensors: Sequence[torch.Tensor], drop: float, lam: float, seed: int = 0) -> torch.Tensor:
+    """DARE then task arithmetic: θ0 + λ Σ dare(τi)."""
+    _check(tensors)
+    base, taus = task_vectors(tensors)
+    gen = _generator(base.device, seed)
+    out = base.clone()
+    for tau in taus:
+        out.add_(dare_drop(tau, drop, gen), alpha=lam)
+    return out.to(tensors[0].dtype)
+
+
+@merge_method("dare_ties", params={"drop": ParamSpec(0.0, 0.9, 0.3), "lam": ParamSpec(0.0, 1.0, 1.0)},
+              uses_seed=True)
+def dare_ties(tensors: Sequence[torch.Tensor], drop: float, lam: float, seed: int = 0) -> torch.Tensor:
+    """DARE then TIES sign election and disjoint mean: θ0 + λ·ties(dare(τi))."""
+    _check(tensors)
+    base, taus = task_vectors(tensors)
+    if not taus:
+        return tensors[0].clone()
+    gen = _generator(base.device, seed)
+    merged = ties_combine([dare_drop(t, drop, gen) for t in taus])
+    return (base + lam * merged).to(tensors[0].dtype)
+
+
+def slerp_pair(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-6) -> torch.Tensor:
+    """Spherical interpolation from `a` (t = 0) to `b` (t = 1) of the flattened tensors; linear when collinear."""
+    dtype = _work_dtype(a)
+    a32, b32 = a.to(dtype), b.to(dtype)
+    na, nb = a32.norm(), b32.norm()
+    if na < eps or nb < eps:
+        return ((1 - t) * a32 + t * b32).to(a.dtype)
+    cos = torch.clamp((a32 * b32).sum() / (na * nb), -1.0, 1.0)
+    omega = torch.arccos(cos)
+    sin = torch.sin(omega)
+    if sin.abs() < eps:  # (anti)parallel: the sphere arc is undefined; fall back to linear
+        return ((1 - t) * a32 + t * b32).to(a.dtype)
+    wa = torch.sin((1 - t) * omega) / sin
+    wb = torch.sin(t * omega) / sin
+    return (wa * a32 + wb * b32).to(a.dtype)
+
+
+@merge_method("slerp", params={"weights": ParamSpec(0.0, 1.0, 0.5, per_model=True)})
+def slerp(tensors: Sequence[torch.Tensor], weights: Sequence[float] | None = None, t: float | None = None
+          ) -> torch.Tensor:
+    """SLERP. Two models: interpolate with `t`. More: keep the two with the largest weights (MedSAMix's top-two
+    rule) and interpolate between them with t = w_second / (w_first + w_second)."""
+    _check(tensors)
+    if len(tensors) == 1:
+        return tensors[0].clone()
+    if t is not None:
+        if len(tensors) != 2:
+            raise InputError(f"slerp with a single t needs exactly 2 models, got {len(tensors)}; pass weights=.")
+        return slerp_pair(tensors[0], tensors[1], float(t))
+    w = normalised_weights(weights if weights is not None else [1.0] * len(tensors), len(tensors))
+    order = sorted(range(len(w)), key=lambda i: (-w[i], i))
+    first, second = order[0], order[1]
+    if w[second] == 0:
+        return tensors[first].clone()
+    return slerp_pair(tensors[first], tensors[second], w[second] / (w[first] + w[second]))
+
+
+def breadcrumbs_mask(tau: torch.Tensor, density: float, gamma: float) -> torch.Tensor:
+    """Drop the top `gamma` fraction of magnitudes (outliers) and keep the next `density` fraction."""
+    if not (0 <= gamma <= 1 and 0 <= density <= 1 and gamma + density <= 1):
+        raise InputError(f"breadcrumbs needs 0 ≤ gamma, density and gamma + density ≤ 1; got {gamma}, {density}.")
+    n = tau.numel()
+    order = torch.argsort(tau.abs().flatten(), descending=True)
+    keep = torch.zeros(n, dtype=torch.bool, device=tau.device)
+    lo, hi = round(gamma * n), round((gamma + density) * n)
+    keep[order[lo:hi]] = True
+    return tau * keep.view_as(tau)
+
+
+@merge_method("breadcrumbs", params={"density": ParamSpec(0.0, 0.99, 0.9), "gamma": ParamSpec(0.0, 0.1, 0.01),
+                                     "lam": ParamSpec(0.0, 1.0, 1.0)})
+def breadcrumbs(tensors: Sequence[torch.Tensor], density: float, gamma: float, lam: float) -> torch.Tensor:
+    """Model Breadcrumbs (Davari & Belilovsky 2024): drop the largest and smallest magnitudes of τi, then θ0 + λ Σ."""
+    _check(tensors)
+    base, taus = task_vectors(tensors)
+    out = base.clone()
+    for tau in taus:
+        out.add_(breadcrumbs_mask(tau, density, gamma), alpha=lam)
+    return out.to(tensors[0].dtype)
+
+
+def get_method(name: str) -> MergeMethod:
+    return MERGE_METHODS.get(name)
