@@ -35,7 +35,7 @@ def one_paragraph(text: str) -> str:
 
 
 @contextmanager
-def command_context(plugin: Optional[list[Path]], verbose: bool) -> Iterator[None]:
+def command_context(plugin: Optional[list[Path]], verbose: bool, *, keep_lines: bool = False) -> Iterator[None]:
     """Load plugins, then run the command body with the CLI's error policy (see module docstring)."""
     verbose = verbose or GlobalOptions.verbose
     try:
@@ -50,7 +50,9 @@ def command_context(plugin: Optional[list[Path]], verbose: bool) -> Iterator[Non
     except MedmixError as exc:
         if verbose:
             traceback.print_exc(file=sys.stderr)
-        typer.echo(f"Error: {one_paragraph(exc)}", err=True)
+        # Layout errors show an expected folder tree: keep their lines where a command asks for it.
+        text = str(exc).strip() if keep_lines else one_paragraph(exc)
+        typer.echo(f"Error: {text}", err=True)
         raise typer.Exit(2) from None
     except Exception as exc:
         if verbose:

@@ -128,19 +128,34 @@ def data_prepare(
                                            show_default=False)],
     src: Annotated[Path, typer.Option("--src", metavar="DOWNLOAD", help="The official release, unpacked.")],
     dst: Annotated[Path, typer.Option("--dst", metavar="ROOT", help="Data root to write the harness layout into.")],
+    option: Annotated[Optional[list[str]], typer.Option(
+        "--option", "-o", metavar="KEY=VALUE", help="Converter option, e.g. modality=t1ce (repeatable).",
+        show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option(help="Rewrite cases already converted.")] = False,
     verbose: VerboseOpt = False,
     plugin: PluginOpt = None,
 ) -> None:
-    """Convert an official dataset release into medmix's harness layout (NIfTI + dataset.json)."""
-    with command_context(plugin, verbose):
-        from medmix.data.prepare import prepare_dataset
+    """Convert an official dataset release into medmix's harness layout (NIfTI + dataset.json).
 
-        report = prepare_dataset(dataset, src, dst, overwrite=overwrite)
+    Exits 2 when a case could not be converted (the others are written; re-run to retry only the failures).
+    """
+    with command_context(plugin, verbose, keep_lines=True):
+        from medmix.data.prepare import parse_options, prepare_dataset
+
+        options = parse_options(dataset, option or [])
+
+        def progress(done: int, total: int, case_id: str) -> None:
+            console.print(f"[{done}/{total}] {case_id}")
+
         console = make_console()
+        report = prepare_dataset(dataset, src, dst, overwrite=overwrite, progress=progress, **options)
         console.print(f"{dataset}: {report.summary()}")
         for warning in report.warnings:
             console.print(f"warning: {warning}")
+        for case_id, reason in report.failed.items():
+            console.print(f"failed: {case_id}: {reason}")
+        if report.failed:
+            raise typer.Exit(2)
 
 
 @data_app.command("list")
