@@ -142,10 +142,14 @@ def ties(tensors: Sequence[torch.Tensor], drop: float, lam: float) -> torch.Tens
     """TIES (Yadav et al. 2023): trim each τi to its top (1−drop) magnitudes, elect signs, disjoint mean; θ0 + λ·m."""
     _check(tensors)
     base, taus = task_vectors(tensors)
+    return ties_core(base, taus, drop, lam).to(tensors[0].dtype)
+
+
+def ties_core(base: torch.Tensor, taus: Sequence[torch.Tensor], drop: float, lam: float) -> torch.Tensor:
+    """TIES from the base and the task vectors (the in-place engine calls this with device-resident τi)."""
     if not taus:
-        return tensors[0].clone()
-    merged = ties_combine([trim_top_k(t, 1.0 - drop) for t in taus])
-    return (base + lam * merged).to(tensors[0].dtype)
+        return base.clone()
+    return base + lam * ties_combine([trim_top_k(t, 1.0 - drop) for t in taus])
 
 
 def dare_drop(tau: torch.Tensor, drop: float, generator: torch.Generator) -> torch.Tensor:
@@ -170,11 +174,16 @@ def dare_linear(tensors: Sequence[torch.Tensor], drop: float, lam: float, seed: 
     """DARE then task arithmetic: θ0 + λ Σ dare(τi)."""
     _check(tensors)
     base, taus = task_vectors(tensors)
+    return dare_linear_core(base, taus, drop, lam, seed).to(tensors[0].dtype)
+
+
+def dare_linear_core(base: torch.Tensor, taus: Sequence[torch.Tensor], drop: float, lam: float, seed: int
+                     ) -> torch.Tensor:
     gen = _generator(base.device, seed)
     out = base.clone()
     for tau in taus:
         out.add_(dare_drop(tau, drop, gen), alpha=lam)
-    return out.to(tensors[0].dtype)
+    return out
 
 
 @merge_method("dare_ties", params={"drop": ParamSpec(0.0, 0.9, 0.3), "lam": ParamSpec(0.0, 1.0, 1.0)},
@@ -183,28 +192,48 @@ def dare_ties(tensors: Sequence[torch.Tensor], drop: float, lam: float, seed: in
     """DARE then TIES sign election and disjoint mean: θ0 + λ·ties(dare(τi))."""
     _check(tensors)
     base, taus = task_vectors(tensors)
+    return dare_ties_core(base, taus, drop, lam, seed).to(tensors[0].dtype)
+
+
+def dare_ties_core(base: torch.Tensor, taus: Sequence[torch.Tensor], drop: float, lam: float, seed: int
+                   ) -> torch.Tensor:
     if not taus:
-        return tensors[0].clone()
+        return base.clone()
     gen = _generator(base.device, seed)
-    merged = ties_combine([dare_drop(t, drop, gen) for t in taus])
-    return (base + lam * merged).to(tensors[0].dtype)
+    return base + lam * ties_combine([dare_drop(t, drop, gen) for t in taus])
+
+
+def slerp_coefficients(aa: float, bb: float, ab: float, t: float, eps: float = 1e-6) -> tuple[float, float]:
+    """Weights (wa, wb) with slerp(a, b, t) = wa·a + wb·b, from the dot products ⟨a,a⟩, ⟨b,b⟩, ⟨a,b⟩.
+
+    Linear weights (1−t, t) when either vector is ~0 or the two are (anti)parallel, where the arc is undefined.
+    """
+    na, nb = math.sqrt(max(aa, 0.0)), math.sqrt(max(bb, 0.0))
+    if na < eps or nb < eps:
+        return 1.0 - t, t
+    omega = math.acos(min(1.0, max(-1.0, ab / (na * nb))))
+    sin = math.sin(omega)
+    if abs(sin) < eps:
+        return 1.0 - t, t
+    return math.sin((1 - t) * omega) / sin, math.sin(t * omega) / sin
 
 
 def slerp_pair(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-6) -> torch.Tensor:
     """Spherical interpolation from `a` (t = 0) to `b` (t = 1) of the flattened tensors; linear when collinear."""
+    a64, b64 = a.double(), b.double()
+    wa, wb = slerp_coefficients(float((a64 * a64).sum()), float((b64 * b64).sum()), float((a64 * b64).sum()), t, eps)
     dtype = _work_dtype(a)
-    a32, b32 = a.to(dtype), b.to(dtype)
-    na, nb = a32.norm(), b32.norm()
-    if na < eps or nb < eps:
-        return ((1 - t) * a32 + t * b32).to(a.dtype)
-    cos = torch.clamp((a32 * b32).sum() / (na * nb), -1.0, 1.0)
-    omega = torch.arccos(cos)
-    sin = torch.sin(omega)
-    if sin.abs() < eps:  # (anti)parallel: the sphere arc is undefined; fall back to linear
-        return ((1 - t) * a32 + t * b32).to(a.dtype)
-    wa = torch.sin((1 - t) * omega) / sin
-    wb = torch.sin(t * omega) / sin
-    return (wa * a32 + wb * b32).to(a.dtype)
+    return (wa * a.to(dtype) + wb * b.to(dtype)).to(a.dtype)
+
+
+def slerp_pick(weights: Sequence[float], n: int) -> tuple[int, int, float] | tuple[int, None, None]:
+    """MedSAMix's top-two rule: the two pool members with the largest weights and t from the first to the second."""
+    w = normalised_weights(weights, n)
+    order = sorted(range(n), key=lambda i: (-w[i], i))
+    first, second = order[0], order[1]
+    if w[second] == 0:
+        return first, None, None
+    return first, second, w[second] / (w[first] + w[second])
 
 
 @merge_method("slerp", params={"weights": ParamSpec(0.0, 1.0, 0.5, per_model=True)})
@@ -219,12 +248,10 @@ def slerp(tensors: Sequence[torch.Tensor], weights: Sequence[float] | None = Non
         if len(tensors) != 2:
             raise InputError(f"slerp with a single t needs exactly 2 models, got {len(tensors)}; pass weights=.")
         return slerp_pair(tensors[0], tensors[1], float(t))
-    w = normalised_weights(weights if weights is not None else [1.0] * len(tensors), len(tensors))
-    order = sorted(range(len(w)), key=lambda i: (-w[i], i))
-    first, second = order[0], order[1]
-    if w[second] == 0:
+    first, second, t_pair = slerp_pick(weights if weights is not None else [1.0] * len(tensors), len(tensors))
+    if second is None:
         return tensors[first].clone()
-    return slerp_pair(tensors[first], tensors[second], w[second] / (w[first] + w[second]))
+    return slerp_pair(tensors[first], tensors[second], t_pair)
 
 
 def breadcrumbs_mask(tau: torch.Tensor, density: float, gamma: float) -> torch.Tensor:
@@ -245,10 +272,15 @@ def breadcrumbs(tensors: Sequence[torch.Tensor], density: float, gamma: float, l
     """Model Breadcrumbs (Davari & Belilovsky 2024): drop the largest and smallest magnitudes of τi, then θ0 + λ Σ."""
     _check(tensors)
     base, taus = task_vectors(tensors)
+    return breadcrumbs_core(base, taus, density, gamma, lam).to(tensors[0].dtype)
+
+
+def breadcrumbs_core(base: torch.Tensor, taus: Sequence[torch.Tensor], density: float, gamma: float, lam: float
+                     ) -> torch.Tensor:
     out = base.clone()
     for tau in taus:
         out.add_(breadcrumbs_mask(tau, density, gamma), alpha=lam)
-    return out.to(tensors[0].dtype)
+    return out
 
 
 def get_method(name: str) -> MergeMethod:
