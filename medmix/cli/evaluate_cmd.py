@@ -32,7 +32,8 @@ def evaluate(
                                                       show_default=False)] = None,
     metric: Annotated[Optional[list[str]], typer.Option(
         "--metric", "-m", help="Override the cards' metrics (repeatable).", show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Seed for jittered prompts.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for jittered prompts (default: each card's own).",
+                                                show_default=False)] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: cuda when available).",
                                                   show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Slices per encoder batch.", show_default=False)] = None,

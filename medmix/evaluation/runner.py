@@ -40,7 +40,8 @@ class EvaluationConfig:
     data_root: str | None = None
     tasks: list[str] | None = None  # a subset of the suite's task names
     metrics: list[str] | None = None  # overrides each card's metric list
-    seed: int = 0
+    seed: int | None = None  # prompt-jitter seed; None: each card's own prompt.seed
+    slice_orientation: str = "display"  # "display": (x, y) NIfTI slices shown to models as (y, x) images
     device: str | None = None
     batch_size: int | None = None
     preprocessing: dict | None = None
@@ -52,6 +53,8 @@ class EvaluationConfig:
     def __post_init__(self):
         if self.split not in SPLITS:
             raise InputError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}.")
+        if self.slice_orientation not in ("display", "array"):
+            raise InputError(f"slice_orientation must be 'display' or 'array', got {self.slice_orientation!r}.")
         if (self.model is None) == (self.predictions is None):
             raise InputError("give exactly one of a model (--model) or a predictions folder (--predictions).")
 
@@ -67,29 +70,39 @@ class EvaluationResult:
     summary: dict
 
 
-def predict_case(model, case, card, seed: int, chunk_slices: int = 32) -> np.ndarray:
-    """Binary prediction on the case's grid: one box per reference-foreground slice, empty elsewhere."""
+def predict_case(model, case, card, seed: int | None, chunk_slices: int = 32, orientation: str = "display"
+                 ) -> np.ndarray:
+    """Binary prediction on the case's grid: one box per reference-foreground slice, empty elsewhere.
+
+    orientation "display": slices of 3D volumes are transposed before the model sees them (nibabel's (x, y) slice
+    becomes the (row = y, column = x) image that SimpleITK-based pipelines such as MedSAM's trained on), boxes
+    likewise, and predictions transposed back. Metrics do not depend on it; the model's input does.
+    """
     from medmix.data.intensity import apply_intensity
     from medmix.data.prompts import slice_boxes, take_slice
 
     image = apply_intensity(case.image, card.intensity)
-    boxes = slice_boxes(case.label, card.slice_axis if case.ndim == 3 else None, card.prompt, seed,
-                        f"{card.name}/{case.case_id}")
+    axis = card.slice_axis if case.ndim == 3 else None
+    boxes = slice_boxes(case.label, axis, card.prompt, seed, f"{card.name}/{case.case_id}")
+    transpose = orientation == "display" and case.ndim == 3
     pred = np.zeros(case.spatial_shape, dtype=bool)
     indices = sorted(boxes)
     for start in range(0, len(indices), chunk_slices):
         chunk = indices[start:start + chunk_slices]
-        if case.ndim == 2:
-            images = [image]
-        else:
-            images = [take_slice(image, i, card.slice_axis) for i in chunk]
-        masks = model.predict_slices(images, [boxes[i] for i in chunk])
+        images = [image] if case.ndim == 2 else [take_slice(image, i, axis) for i in chunk]
+        chunk_boxes = [boxes[i] for i in chunk]
+        if transpose:
+            images = [np.ascontiguousarray(im.T) for im in images]
+            chunk_boxes = [b[:, [1, 0, 3, 2]] for b in chunk_boxes]
+        masks = model.predict_slices(images, chunk_boxes)
         for i, mask in zip(chunk, masks):
+            if transpose:
+                mask = mask.T
             if case.ndim == 2:
                 pred[...] = mask
             else:
                 index = [slice(None)] * 3
-                index[card.slice_axis] = i
+                index[axis] = i
                 pred[tuple(index)] = mask
     return pred
 
@@ -105,12 +118,15 @@ def score_case(pred: np.ndarray, case, card, metrics: list[str]) -> tuple[list[d
         rows.append({"task": card.name, "case": case.case_id, "slice": "volume", "label": card.target.name,
                      "metric": key, "value": float(value), "empty_gt": result.empty_gt,
                      "empty_pred": result.empty_pred})
-    if case.ndim == 3:
-        for item in compute_slicewise(pred, gt, axis=card.slice_axis, metrics=SLICE_METRICS, spacing=case.spacing):
-            for key, value in item.result.values.items():
-                rows.append({"task": card.name, "case": case.case_id, "slice": str(item.index),
-                             "label": card.target.name, "metric": key, "value": float(value),
-                             "empty_gt": item.result.empty_gt, "empty_pred": item.result.empty_pred})
+    if case.ndim == 2:  # a 2D image is its own (only) slice
+        slice_results = [(0, compute_metrics(pred, gt, SLICE_METRICS, case.spacing))] if gt.any() else []
+    else:
+        slice_results = [(item.index, item.result) for item in
+                         compute_slicewise(pred, gt, axis=card.slice_axis, metrics=SLICE_METRICS, spacing=case.spacing)]
+    for index, res in slice_results:
+        for key, value in res.values.items():
+            rows.append({"task": card.name, "case": case.case_id, "slice": str(index), "label": card.target.name,
+                         "metric": key, "value": float(value), "empty_gt": res.empty_gt, "empty_pred": res.empty_pred})
     staging = None
     if card.staging is not None:
         staging = stage_case(pred, gt, case, card)
@@ -214,8 +230,9 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     metrics_by_task = {c.name: list(config.metrics or c.metrics) for c in cards}
     described = runner_model.describe()
     key = fingerprint({
-        "model": {k: v for k, v in described.items() if k not in ("device", "dtype")},
+        "model": {k: v for k, v in described.items() if k not in ("device", "dtype", "batch_size")},
         "suite": suite.name, "cards": [c.to_dict() for c in cards], "split": config.split, "seed": config.seed,
+        "orientation": config.slice_orientation,
         "metrics": metrics_by_task, "max_cases": config.max_cases, "data_root": config.data_root,
     })
     store = ResultStore(out_dir, key, overwrite=config.overwrite)
@@ -236,7 +253,7 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
             if is_folder:
                 pred = runner_model.mask_for(card.name, case_id, case.spatial_shape)
             else:
-                pred = predict_case(runner_model, case, card, config.seed)
+                pred = predict_case(runner_model, case, card, config.seed, orientation=config.slice_orientation)
             t1 = time.perf_counter()
             rows, staging = score_case(pred, case, card, metrics_by_task[card.name])
             t2 = time.perf_counter()

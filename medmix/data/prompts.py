@@ -1,0 +1,245 @@
+"""Box prompts from a reference mask, one set per 2D slice (the MedSAMix protocol: one tight ground-truth box per
+foreground slice; fundus boxes jittered).
+
+Conventions:
+- A 2D slice is `take_slice(volume, index, axis)`: `np.take(volume, index, axis)`, the remaining axes in array
+  order. Its rows are the first remaining axis, its columns the second.
+- A box is (x_min, y_min, x_max, y_max) in pixel indices of that slice: x = column index, y = row index, max =
+  index of the last foreground pixel (inclusive), as `SegmentationModel.predict_slices` expects. Boxes are float64
+  arrays of shape (k, 4) holding whole numbers.
+- `per_component=False`: one box around all foreground of the slice. `per_component=True`: one box per connected
+  component of the slice (8-connectivity, i.e. full connectivity in 2D), in scipy.ndimage.label order (raster
+  order of each component's first pixel).
+- Slices without foreground get no entry. A 2D case (axis None) gives at most one entry, at index 0.
+- Jitter (`kind="jittered_box"`): for every box, the centre moves along each image axis by a random magnitude drawn
+  uniformly from `shift_px` = [lo, hi] pixels (or `shift_frac` × the box's size along that axis) with a random
+  sign, then width and height are multiplied by 1 + u with u uniform in `scale_frac` = [lo, hi] (independently per
+  axis); the result is rounded to whole pixels and clipped to the slice. The generator is seeded by (seed,
+  crc32(case_key), slice index), so the same seed, case and slice give the same box in any process, and the box
+  of one slice does not depend on which other slices were asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from medmix.errors import ConfigError, InputError
+
+PROMPT_KINDS = ("tight_box", "jittered_box")
+
+
+@dataclass(frozen=True)
+class JitterSpec:
+    """Random box perturbation: centre shift (`shift_px` in pixels or `shift_frac` of the box size, each [lo, hi]
+    with 0 ≤ lo ≤ hi; at most one of the two) and size scaling (`scale_frac` [lo, hi], lo > −1)."""
+
+    shift_px: tuple[float, float] | None = None
+    shift_frac: tuple[float, float] | None = None
+    scale_frac: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self):
+        if self.shift_px is not None and self.shift_frac is not None:
+            raise ConfigError("prompt.jitter: give shift_px or shift_frac, not both.")
+        for name in ("shift_px", "shift_frac", "scale_frac"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            pair = _pair(value, f"prompt.jitter.{name}")
+            object.__setattr__(self, name, pair)
+            lo, hi = pair
+            if name != "scale_frac" and lo < 0:
+                raise ConfigError(f"prompt.jitter.{name}: magnitudes must be ≥ 0 (the sign is random), got {pair}.")
+            if name == "scale_frac" and lo <= -1:
+                raise ConfigError(f"prompt.jitter.scale_frac: lo must be > -1 (a box cannot shrink to nothing), "
+                                  f"got {pair}.")
+
+    def to_dict(self) -> dict:
+        out: dict = {}
+        if self.shift_px is not None:
+            out["shift_px"] = list(self.shift_px)
+        if self.shift_frac is not None:
+            out["shift_frac"] = list(self.shift_frac)
+        out["scale_frac"] = list(self.scale_frac)
+        return out
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """Which box prompts a task uses: `kind` "tight_box" | "jittered_box" (needs `jitter`), `per_component`, and
+    the jitter `seed`."""
+
+    kind: str = "tight_box"
+    per_component: bool = False
+    jitter: JitterSpec | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.kind not in PROMPT_KINDS:
+            raise ConfigError(f"prompt.kind: expected one of {', '.join(PROMPT_KINDS)}, got {self.kind!r}.")
+        if not isinstance(self.per_component, bool):
+            raise ConfigError(f"prompt.per_component: expected true or false, got {self.per_component!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ConfigError(f"prompt.seed: expected an integer ≥ 0, got {self.seed!r}.")
+        if self.kind == "jittered_box" and self.jitter is None:
+            raise ConfigError("prompt.jitter: kind 'jittered_box' needs a jitter block (shift_px or shift_frac, "
+                              "scale_frac).")
+        if self.kind == "tight_box" and self.jitter is not None:
+            raise ConfigError("prompt.jitter: given, but kind is 'tight_box'; use kind 'jittered_box' or remove it.")
+
+    def to_dict(self) -> dict:
+        out = {"kind": self.kind, "per_component": self.per_component, "seed": int(self.seed)}
+        if self.jitter is not None:
+            out["jitter"] = self.jitter.to_dict()
+        return out
+
+
+def take_slice(volume: np.ndarray, index: int, axis: int | None) -> np.ndarray:
+    """The 2D slice `index` of `volume` perpendicular to `axis` (`np.take`, remaining axes in order). With
+    `axis=None` the volume is a 2D image (grey, or RGB with a trailing axis of 3) and comes back unchanged (index
+    must be 0). Extra trailing axes (RGB) are kept."""
+    if axis is None:
+        if index != 0:
+            raise InputError(f"take_slice: a 2D image has only slice 0, got index {index}.")
+        return volume
+    return np.take(volume, index, axis=axis)
+
+
+def slice_boxes(
+    label,
+    axis: int | None,
+    prompt_spec: PromptSpec | Mapping | None = None,
+    seed: int | None = None,
+    case_key: str = "",
+) -> dict[int, np.ndarray]:
+    """Box prompts for every slice of `label` along `axis` that holds foreground.
+
+    label: binary mask (non-zero = foreground), 3D with `axis` the slice axis, or 2D with `axis=None`.
+    prompt_spec: `PromptSpec` or its mapping form (None: one tight box per slice). seed: overrides
+    `prompt_spec.seed` when given. case_key: identifies the case in the jitter seed (e.g. "task/case_id").
+    Returns {slice index: float64 array (k, 4) of (x_min, y_min, x_max, y_max)}; see the module docstring.
+    """
+    spec = as_prompt_spec(prompt_spec)
+    mask = np.asarray(label)
+    if mask.dtype != bool:
+        mask = mask != 0
+    if axis is None:
+        if mask.ndim != 2:
+            raise InputError(f"slice_boxes: axis=None expects a 2D mask, got shape {mask.shape}; give the slice "
+                             "axis for a volume.")
+        indices = [0] if mask.any() else []
+    else:
+        if mask.ndim != 3:
+            raise InputError(f"slice_boxes: expected a 3D mask with slice axis {axis}, got shape {mask.shape}; use "
+                             "axis=None for a 2D image.")
+        if not -3 <= axis < 3:
+            raise InputError(f"slice_boxes: axis {axis} is out of range for a 3D mask.")
+        axis %= 3
+        other = tuple(a for a in range(3) if a != axis)
+        indices = np.flatnonzero(mask.any(axis=other)).tolist()
+    seed = spec.seed if seed is None else int(seed)
+    key = zlib.crc32(str(case_key).encode("utf-8"))
+    out: dict[int, np.ndarray] = {}
+    for index in indices:
+        plane = take_slice(mask, index, axis)
+        boxes = _component_boxes(plane) if spec.per_component else _tight_box(plane)[None, :]
+        if spec.kind == "jittered_box":
+            rng = np.random.default_rng([seed, key, index])
+            boxes = _jitter(boxes, spec.jitter, plane.shape, rng)
+        out[int(index)] = boxes.astype(np.float64)
+    return out
+
+
+def tight_box(mask2d) -> np.ndarray | None:
+    """(x_min, y_min, x_max, y_max) of the foreground of a 2D mask as a float64 array of 4, or None if empty."""
+    plane = np.asarray(mask2d) != 0
+    if plane.ndim != 2:
+        raise InputError(f"tight_box: expected a 2D mask, got shape {plane.shape}.")
+    if not plane.any():
+        return None
+    return _tight_box(plane).astype(np.float64)
+
+
+def as_prompt_spec(spec: PromptSpec | Mapping | None) -> PromptSpec:
+    """A `PromptSpec` from itself, its mapping form ({"kind": ..., "per_component": ..., "jitter": {...},
+    "seed": ...}) or None (tight boxes)."""
+    if spec is None:
+        return PromptSpec()
+    if isinstance(spec, PromptSpec):
+        return spec
+    if isinstance(spec, Mapping):
+        spec = dict(spec)
+        unknown = sorted(set(spec) - {"kind", "per_component", "jitter", "seed"})
+        if unknown:
+            raise ConfigError(f"prompt: unknown key {unknown[0]!r}; allowed: kind, per_component, jitter, seed.")
+        jitter = spec.pop("jitter", None)
+        if isinstance(jitter, Mapping):
+            bad = sorted(set(jitter) - {"shift_px", "shift_frac", "scale_frac"})
+            if bad:
+                raise ConfigError(f"prompt.jitter: unknown key {bad[0]!r}; allowed: shift_px, shift_frac, scale_frac.")
+            jitter = JitterSpec(**dict(jitter))
+        return PromptSpec(jitter=jitter, **spec)
+    raise InputError(f"prompt: expected a PromptSpec or a mapping, got {type(spec).__name__}.")
+
+
+def _tight_box(plane: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(plane.any(axis=1))
+    cols = np.flatnonzero(plane.any(axis=0))
+    return np.array([cols[0], rows[0], cols[-1], rows[-1]], dtype=np.int64)
+
+
+def _component_boxes(plane: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    labelled, n = ndimage.label(plane, structure=np.ones((3, 3), dtype=bool))
+    boxes = []
+    for sl in ndimage.find_objects(labelled):
+        rows, cols = sl
+        boxes.append([cols.start, rows.start, cols.stop - 1, rows.stop - 1])
+    return np.asarray(boxes, dtype=np.int64).reshape(n, 4)
+
+
+def _jitter(boxes: np.ndarray, jitter: JitterSpec, shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+    height, width = shape[0], shape[1]
+    out = np.empty((len(boxes), 4), dtype=np.int64)
+    for i, (x0, y0, x1, y1) in enumerate(boxes.astype(np.float64)):
+        size = np.array([x1 - x0 + 1.0, y1 - y0 + 1.0])
+        centre = np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0])
+        # Draw every random number whatever the spec, so changing one range does not reshuffle the others.
+        magnitude = rng.uniform(0.0, 1.0, size=2)
+        sign = np.where(rng.random(2) < 0.5, -1.0, 1.0)
+        scale_u = rng.uniform(0.0, 1.0, size=2)
+        if jitter.shift_px is not None:
+            lo, hi = jitter.shift_px
+            centre = centre + sign * (lo + (hi - lo) * magnitude)
+        elif jitter.shift_frac is not None:
+            lo, hi = jitter.shift_frac
+            centre = centre + sign * (lo + (hi - lo) * magnitude) * size
+        lo, hi = jitter.scale_frac
+        size = size * (1.0 + lo + (hi - lo) * scale_u)
+        half = (size - 1.0) / 2.0
+        new = np.array([centre[0] - half[0], centre[1] - half[1], centre[0] + half[0], centre[1] + half[1]])
+        new = np.floor(new + 0.5)  # round half up, the same on every platform
+        new[[0, 2]] = np.clip(new[[0, 2]], 0, width - 1)
+        new[[1, 3]] = np.clip(new[[1, 3]], 0, height - 1)
+        out[i] = new.astype(np.int64)
+    return out
+
+
+def _pair(value, where: str) -> tuple[float, float]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise ConfigError(f"{where}: expected [lo, hi], got {value!r}.")
+    lo, hi = value
+    for v in (lo, hi):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ConfigError(f"{where}: expected two finite numbers [lo, hi], got {value!r}.")
+    if lo > hi:
+        raise ConfigError(f"{where}: lo must be ≤ hi, got {value!r}.")
+    return float(lo), float(hi)
+
+
+__all__ = ["JitterSpec", "PROMPT_KINDS", "PromptSpec", "as_prompt_spec", "slice_boxes", "take_slice", "tight_box"]

@@ -1,0 +1,340 @@
+"""Where a task card's cases come from, and the calibration/test split.
+
+- `case_ids(card, data_root=None, split="test")` → sorted case ids of the split ("calibration", "test" or "all").
+- `load_case(card, case_id, data_root=None, normalise=False)` → `Case` with `label` = the card's binary target
+  (uint8 0/1, the union of `card.target.labels`) and `image` float32 holding the raw intensities (HU for CT,
+  arbitrary units for MRI, 0–255 for RGB). The runner applies `apply_intensity(case.image, card.intensity)`;
+  `normalise=True` does that here instead (values in [0, 255]). `case.meta["intensity"]` records which.
+
+Sources:
+- "harness": a dataset prepared into the harness layout (`medmix.data.layout`): ROOT/<dataset>/dataset.json,
+  images/<case>.nii.gz, labels/<case>.nii.gz. ROOT is `data_root` or the environment variable `MEDMIX_DATA`.
+  Spacing = the label header's zooms in array order; the affine is kept, arrays are not reoriented. Image and
+  label must share the spatial shape and affine (tolerance 1e-3). If the card's slice_axis is not the axial array
+  axis by the affine (KiTS stores (z, y, x): axis 0; FreeSurfer's LIA volumes: axis 1), a warning says so once. The card's label ids are checked once per dataset, on the first case loaded,
+  against dataset.json's "labels" (or, if that lists none, against the ids present in that case).
+- "phantom": `medmix.data.phantom25` (the card's `dataset` is the scene; 10 cases case_000 … case_009).
+- "mni": `medmix.data.mni` (10 axial slabs slab_00 … slab_09 of the MNI152 template).
+
+Split ("first_fraction", the MedSAMix protocol): case ids in sorted order; the first
+n_cal = min(max(1, ceil(fraction × n)), n − 1) are calibration and the rest test, where ceil is taken on the exact
+decimal product (0.2 × 15 = 3, not 4 from binary rounding). With n = 1 the single case is calibration and the test
+split is empty (`split_cases` warns); with n ≥ 2 both splits hold at least one case. n = 5 → 1 + 4, 10 → 2 + 8,
+11 → 3 + 8 (ceil(2.2) = 3). "file": the JSON lists are used as given (sorted); every id must exist in the dataset,
+none may be in both lists, ids in neither list are left out.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from medmix.data.cases import Case
+from medmix.data.intensity import apply_intensity
+from medmix.errors import ConfigError, InputError, UnknownNameError
+
+SPLITS = ("calibration", "test", "all")
+DATA_ENV = "MEDMIX_DATA"
+
+# (root, dataset, labels) whose label ids were already checked in this process.
+_CHECKED_LABELS: set[tuple[str, str, tuple[int, ...]]] = set()
+# (task, dataset) whose slice axis was compared with the affine's axial axis in this process.
+_CHECKED_AXES: set[tuple[str, str]] = set()
+
+
+# --- split -------------------------------------------------------------------------------------------------------
+
+
+def calibration_count(n: int, fraction: float) -> int:
+    """How many of `n` sorted cases are calibration under "first_fraction" (see the module docstring)."""
+    if n <= 0:
+        return 0
+    exact = Decimal(repr(float(fraction))) * n
+    count = max(1, math.ceil(exact))
+    return min(count, n - 1) if n >= 2 else n
+
+
+def split_cases(ids: Sequence[str], fraction: float = 0.2) -> tuple[list[str], list[str]]:
+    """(calibration, test): the first `calibration_count(n, fraction)` ids in sorted order, then the rest."""
+    ordered = sorted(ids)
+    k = calibration_count(len(ordered), fraction)
+    if len(ordered) == 1:
+        warnings.warn(f"only one case ({ordered[0]!r}): it is used for calibration and the test split is empty.",
+                      stacklevel=2)
+    return ordered[:k], ordered[k:]
+
+
+def case_ids(card, data_root: str | Path | None = None, split: str = "test") -> list[str]:
+    """Sorted case ids of `split` ("calibration", "test" or "all") for `card`."""
+    if split not in SPLITS:
+        close = difflib.get_close_matches(str(split), SPLITS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}.{hint}")
+    ids = all_case_ids(card, data_root)
+    if split == "all":
+        return ids
+    if card.split.rule == "file":
+        calibration, test = _split_from_file(card, ids)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            calibration, test = split_cases(ids, card.split.fraction)
+    return calibration if split == "calibration" else test
+
+
+def all_case_ids(card, data_root: str | Path | None = None) -> list[str]:
+    """Every case id of the card's source, sorted."""
+    if card.source == "phantom":
+        from medmix.data.phantom25 import phantom_case_ids
+
+        return phantom_case_ids()
+    if card.source == "mni":
+        from medmix.data.mni import mni_case_ids
+
+        return mni_case_ids()
+    root = resolve_data_root(card, data_root)
+    meta = _dataset_meta(card, root)
+    cases = meta.get("cases")
+    if not isinstance(cases, list) or not cases or not all(isinstance(c, str) for c in cases):
+        raise InputError(f"{_dataset_dir(root, card.dataset) / 'dataset.json'}: 'cases' must be a non-empty list of "
+                         f"case ids; re-run {_prepare_hint(card, root)}.")
+    return sorted(cases)
+
+
+def _split_from_file(card, ids: list[str]) -> tuple[list[str], list[str]]:
+    path = card.split_path()
+    where = f"{card.where()}: split.path"
+    if path is None or not path.is_file():
+        raise ConfigError(f"{where}: split file {str(path)!r} not found (relative paths are resolved against the "
+                          "card's folder).")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{where}: {path} is not valid JSON ({exc}).") from exc
+    if not isinstance(data, dict) or set(data) - {"calibration", "test"} or not {"calibration", "test"} <= set(data):
+        got = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ConfigError(f"{where}: {path} must be a JSON object with exactly the keys 'calibration' and 'test' "
+                          f"(lists of case ids), got {got}.")
+    known = set(ids)
+    out = []
+    for key in ("calibration", "test"):
+        listed = data[key]
+        if not isinstance(listed, list) or not all(isinstance(c, str) for c in listed):
+            raise ConfigError(f"{where}: {path}: '{key}' must be a list of case ids.")
+        unknown = [c for c in listed if c not in known]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], ids, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: {path}: '{key}' lists case {unknown[0]!r}{hint}, which dataset "
+                              f"{card.dataset!r} does not have ({len(unknown)} unknown id(s)).")
+        out.append(sorted(set(listed)))
+    both = sorted(set(out[0]) & set(out[1]))
+    if both:
+        raise ConfigError(f"{where}: {path}: case {both[0]!r} is in both calibration and test.")
+    return out[0], out[1]
+
+
+# --- loading -----------------------------------------------------------------------------------------------------
+
+
+def load_case(card, case_id: str, data_root: str | Path | None = None, *, normalise: bool = False) -> Case:
+    """Case `case_id` of `card`'s source with the binary target as label; see the module docstring."""
+    if card.source == "phantom":
+        from medmix.data.phantom25 import load_phantom_case
+
+        case = load_phantom_case(card.dataset, case_id, card.target.labels, card.name)
+    elif card.source == "mni":
+        from medmix.data.mni import load_mni_case
+
+        case = load_mni_case(case_id, card.target.labels, card.name)
+    else:
+        case = _load_harness_case(card, case_id, resolve_data_root(card, data_root))
+    _check_geometry(card, case)
+    case.meta["target"] = card.target.name
+    if normalise:
+        case.image = apply_intensity(case.image, card.intensity)
+        case.meta["intensity"] = card.intensity.to_dict()
+    else:
+        case.image = np.asarray(case.image, dtype=np.float32)
+        case.meta["intensity"] = {"kind": "raw"}
+    return case
+
+
+def iter_cases(card, split: str = "test", data_root: str | Path | None = None, *, normalise: bool = False
+               ) -> Iterator[Case]:
+    """Load the cases of `split` one at a time, in sorted order."""
+    for case_id in case_ids(card, data_root, split):
+        yield load_case(card, case_id, data_root, normalise=normalise)
+
+
+def resolve_data_root(card=None, data_root: str | Path | None = None) -> Path:
+    """`data_root`, else $MEDMIX_DATA; `InputError` (with the card's download/prepare hints) when neither is set."""
+    if data_root is None:
+        data_root = os.environ.get(DATA_ENV) or None
+    if data_root is None:
+        hint = f" For this task: {_missing_hint(card, None)}" if card is not None else ""
+        raise InputError(f"no data root: pass data_root (--data on the command line) or set {DATA_ENV} to the folder "
+                         f"that holds the prepared datasets.{hint}")
+    return Path(data_root).expanduser()
+
+
+def _dataset_dir(root: Path, dataset: str) -> Path:
+    return root / dataset
+
+
+def _prepare_hint(card, root: Path | None) -> str:
+    if card.prepare:
+        text = card.prepare
+        if root is not None and "$MEDMIX_DATA" in text:
+            text = text.replace("$MEDMIX_DATA", str(root))
+        return f"`{text}`"
+    dst = str(root) if root is not None else f"${DATA_ENV}"
+    return f"`medmix data prepare {card.dataset} --src <downloaded folder> --dst {dst}`"
+
+
+def _missing_hint(card, root: Path | None) -> str:
+    parts = []
+    if card.download is not None:
+        text = f"download it from {card.download.url}"
+        if card.download.instructions:
+            text += f" ({card.download.instructions.strip()})"
+        parts.append(text)
+    parts.append(f"prepare it with {_prepare_hint(card, root)}")
+    return "; then ".join(parts) + "."
+
+
+def _dataset_meta(card, root: Path) -> dict:
+    base = _dataset_dir(root, card.dataset)
+    path = base / "dataset.json"
+    if not path.is_file():
+        state = "is empty or not prepared" if base.is_dir() else "does not exist"
+        raise InputError(f"task {card.name!r} needs dataset {card.dataset!r}, but {base} {state} ({path.name} not "
+                         f"found). To get it: {_missing_hint(card, root)}")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); re-run {_prepare_hint(card, root)}.") from exc
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: expected a JSON object; re-run {_prepare_hint(card, root)}.")
+    return meta
+
+
+def _read_nifti(path: Path, what: str, case_id: str, card):
+    from medmix.data.io import _read_nifti as read
+
+    if not path.is_file():
+        raise InputError(f"task {card.name!r}, case {case_id!r}: {what} file {path} is missing; the dataset is "
+                         f"incomplete, re-run {_prepare_hint(card, None)}.")
+    try:
+        return read(path, f"task {card.name!r}, case {case_id!r}: {what} {path}")
+    except InputError:
+        raise
+    except Exception as exc:  # pragma: no cover - _read_nifti already wraps nibabel's errors
+        raise InputError(f"task {card.name!r}, case {case_id!r}: cannot read {what} {path} ({exc}).") from exc
+
+
+def _load_harness_case(card, case_id: str, root: Path) -> Case:
+    meta = _dataset_meta(card, root)
+    ids = meta.get("cases") or []
+    if case_id not in ids:
+        raise UnknownNameError(f"{card.dataset} case", case_id, ids)
+    base = _dataset_dir(root, card.dataset)
+    image_path = base / "images" / f"{case_id}.nii.gz"
+    label_path = base / "labels" / f"{case_id}.nii.gz"
+    image, _, image_affine = _read_nifti(image_path, "image", case_id, card)
+    label_map, spacing, label_affine = _read_nifti(label_path, "label", case_id, card)
+    where = f"task {card.name!r}, dataset {card.dataset!r}, case {case_id!r}"
+    if label_map.dtype.kind == "f":
+        if not np.all(np.isfinite(label_map)) or not np.array_equal(label_map, np.round(label_map)):
+            raise InputError(f"{where}: label map {label_path} holds non-integer values; labels must be integer ids.")
+        label_map = label_map.astype(np.int64)
+    expected = label_map.shape + ((3,) if card.channels == "rgb" else ())
+    if image.shape != expected:
+        if card.channels == "rgb":
+            extra = " (the card says channels: rgb, so the image needs a trailing axis of 3)"
+        elif image.shape == label_map.shape + (3,):
+            extra = " (the image looks RGB: set channels: rgb and slice_axis: null in the card)"
+        else:
+            extra = ""
+        raise InputError(f"{where}: image {image_path} has shape {image.shape} but label {label_path} has shape "
+                         f"{label_map.shape}{extra}; they must lie on the same voxel grid.")
+    if not np.allclose(image_affine, label_affine, atol=1e-3, rtol=0):
+        raise InputError(f"{where}: image {image_path} and label {label_path} have different affines "
+                         f"({np.round(image_affine, 4).tolist()} vs {np.round(label_affine, 4).tolist()}); they must "
+                         "lie on the same world grid. Re-run the converter or resample the label onto the image.")
+    _check_label_ids(card, root, meta, label_map, case_id)
+    target = np.isin(label_map, np.asarray(card.target.labels)).astype(np.uint8)
+    return Case(
+        task=card.name, case_id=case_id, image=image, label=target, spacing=tuple(float(s) for s in spacing),
+        affine=label_affine, channels=card.channels,
+        meta={"source": "harness", "dataset": card.dataset, "labels": list(card.target.labels),
+              "image_path": str(image_path), "label_path": str(label_path), "modality": meta.get("modality")},
+    )
+
+
+def _check_label_ids(card, root: Path, meta: dict, label_map: np.ndarray, case_id: str) -> None:
+    key = (str(root.resolve()), card.dataset, tuple(card.target.labels))
+    if key in _CHECKED_LABELS:
+        return
+    declared = meta.get("labels")
+    if isinstance(declared, dict) and declared:
+        try:
+            known = {int(k): str(v) for k, v in declared.items()}
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{_dataset_dir(root, card.dataset) / 'dataset.json'}: 'labels' keys must be integer "
+                             f"ids, got {sorted(declared)}.") from exc
+        ids_present = ", ".join(f"{k} ({v})" for k, v in sorted(known.items()))
+        source = "dataset.json"
+    else:
+        known = {int(v): "" for v in np.unique(label_map) if v != 0}
+        ids_present = ", ".join(str(k) for k in sorted(known)) or "none"
+        source = f"case {case_id!r} (dataset.json lists no labels)"
+    for label in card.target.labels:
+        if label not in known:
+            raise InputError(f"{card.where()}: target.labels: unknown label id {label} for dataset {card.dataset}; "
+                             f"ids present: {ids_present} (from {source}). Fix the card's target.labels, or re-run "
+                             f"the converter if the dataset should have it.")
+    _CHECKED_LABELS.add(key)
+
+
+def _check_geometry(card, case: Case) -> None:
+    ndim = case.label.ndim
+    if card.slice_axis is None and ndim != 2:
+        raise InputError(f"{card.where()}: slice_axis is null (2D images) but case {case.case_id!r} is {ndim}D with "
+                         f"shape {case.label.shape}; set slice_axis to the axis to slice along (usually 2).")
+    if card.slice_axis is not None and ndim != 3:
+        raise InputError(f"{card.where()}: slice_axis is {card.slice_axis} but case {case.case_id!r} is {ndim}D with "
+                         f"shape {case.label.shape}; set slice_axis: null for 2D images.")
+    if case.channels != card.channels:
+        raise InputError(f"{card.where()}: channels is {card.channels!r} but case {case.case_id!r} is "
+                         f"{case.channels!r}.")
+    if ndim == 3 and case.affine is not None and (card.name, card.dataset) not in _CHECKED_AXES:
+        _CHECKED_AXES.add((card.name, card.dataset))
+        axial = axial_axis(case.affine)
+        if axial != card.slice_axis:
+            warnings.warn(
+                f"{card.where()}: slice_axis is {card.slice_axis} but the axial (superior–inferior) array axis of "
+                f"case {case.case_id!r} is {axial} according to its affine; the task will be sliced "
+                f"{'sagittally or coronally' if axial is not None else 'along a non-axial axis'}. Set slice_axis: "
+                f"{axial} in the card unless that is intended.", stacklevel=3)
+
+
+def axial_axis(affine) -> int | None:
+    """The array axis whose direction is closest to world z (superior–inferior) for a 4×4 voxel→world affine."""
+    matrix = np.asarray(affine, dtype=float)[:3, :3]
+    norms = np.linalg.norm(matrix, axis=0)
+    if not np.all(norms > 0):
+        return None
+    return int(np.argmax(np.abs(matrix[2] / norms)))
+
+
+__all__ = ["DATA_ENV", "SPLITS", "all_case_ids", "axial_axis", "calibration_count", "case_ids", "iter_cases", "load_case",
+           "resolve_data_root", "split_cases"]
