@@ -21,7 +21,8 @@ def leaderboard(
              "'dice_slicewise' = MedSAMix's per-case mean slice Dice; options as in 'nsd:tolerance_mm=2'.",
         show_default=False)] = None,
     scheme: Annotated[str, typer.Option(
-        metavar="NAME", help="aggregate_mean, aggregate_median, rank_then_aggregate or test_then_rank.")] = "aggregate_mean",
+        metavar="NAME", help="aggregate_mean, aggregate_median, rank_then_aggregate or test_then_rank.")] \
+        = "aggregate_mean",
     name: Annotated[Optional[list[str]], typer.Option(
         "--name", metavar="NAME",
         help="Algorithm name for each run folder, in order (default: the folder name).", show_default=False)] = None,

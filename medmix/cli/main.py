@@ -205,10 +205,14 @@ def demo(
 
 
 from medmix.cli.evaluate_cmd import data_app, evaluate, suites_app  # noqa: E402
+from medmix.cli.leaderboard_cmd import leaderboard  # noqa: E402
+from medmix.cli.merge_cmd import merge_app  # noqa: E402
 
 app.command(name="evaluate")(evaluate)
 app.add_typer(data_app, name="data")
 app.add_typer(suites_app, name="suites")
+app.add_typer(merge_app, name="merge")
+app.command(name="leaderboard")(leaderboard)
 
 
 def run() -> None:

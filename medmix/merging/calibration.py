@@ -1,0 +1,156 @@
+"""The search objective's data: calibration slices prepared once, kept on the device, scored per trial.
+
+Every calibration slice of the chosen tasks goes through the harness's own steps once (intensity handling, one
+box per reference-foreground slice, display orientation, the model's preprocessing) and stays on the device as
+model input, boxes in model coordinates and the reference mask. A trial then only runs the encoder, the batched
+decoder, post-processing and Dice on the device; per task it returns the mean slice Dice (MedSAMix's objective).
+
+Fidelity: slices of each task are in a seeded random order, so a budget of b slices scores the first
+⌈b / n_tasks⌉ of every task: a smaller budget is a smaller, unbiased sample and really does less work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from medmix.errors import InputError, MedmixError
+
+
+@dataclass
+class PreparedBatch:
+    inputs: object  # tensor (B, 3, S, S), storage dtype, on the device
+    boxes: list  # B tensors (k, 4), model-input coordinates
+    geometry: object  # shared preprocess Geometry of the batch
+    gt: object  # bool tensor (B, H, W)
+
+    @property
+    def size(self) -> int:
+        return int(self.inputs.shape[0])
+
+
+@dataclass
+class CalibrationSet:
+    tasks: list[str]
+    batches: dict[str, list[PreparedBatch]] = field(default_factory=dict)
+    n_slices: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_slices(self) -> int:
+        return sum(self.n_slices.values())
+
+
+def collect_slices(card, case_ids: list[str], data_root, orientation: str = "display"):
+    """(image slice in [0, 255], boxes (k, 4), reference slice) for every prompted slice of the cases."""
+    from medmix.data.intensity import apply_intensity
+    from medmix.data.prompts import slice_boxes, take_slice
+    from medmix.data.sources import load_case
+
+    out = []
+    for case_id in case_ids:
+        case = load_case(card, case_id, data_root)
+        image = apply_intensity(case.image, card.intensity)
+        axis = card.slice_axis if case.ndim == 3 else None
+        boxes = slice_boxes(case.label, axis, card.prompt, None, f"{card.name}/{case.case_id}")
+        for index in sorted(boxes):
+            if case.ndim == 2:
+                img, ref, b = image, case.label.astype(bool), boxes[index]
+            else:
+                img = take_slice(image, index, axis)
+                ref = take_slice(case.label, index, axis).astype(bool)
+                b = boxes[index]
+                if orientation == "display":
+                    img, ref, b = np.ascontiguousarray(img.T), np.ascontiguousarray(ref.T), b[:, [1, 0, 3, 2]]
+            out.append((img.astype(np.float32), b, ref))
+    return out
+
+
+def build_calibration(cards, model, *, split: str = "calibration", data_root=None, max_slices_per_task: int | None
+                      = None, seed: int = 0, batch_size: int = 16, allow_test_split: bool = False,
+                      orientation: str = "display") -> CalibrationSet:
+    """Prepare the calibration slices of `cards` for `model` (a `SamFamilyModel`) on its device."""
+    import torch
+
+    from medmix.data.sources import case_ids
+    from medmix.models.preprocess import preprocess_images, transform_boxes
+
+    if split != "calibration" and not allow_test_split:
+        raise MedmixError(f"the merge search scores candidates on the calibration split only; got split={split!r}. "
+                          "Tuning on test cases leaks them into the result. Pass allow_test_split=True "
+                          "(--allow-test-split) only if you really mean it.")
+    device = model.device
+    storage = torch.float16 if device.type == "cuda" else torch.float32
+    calib = CalibrationSet([c.name for c in cards])
+    rng = np.random.default_rng(seed)
+    for card in cards:
+        ids = case_ids(card, data_root, split)
+        slices = collect_slices(card, ids, data_root, orientation)
+        if not slices:
+            raise InputError(f"task {card.name}: no prompted slice in the {split} split; nothing to score.")
+        order = rng.permutation(len(slices))
+        if max_slices_per_task is not None:
+            order = order[:max_slices_per_task]
+        picked = [slices[i] for i in order]
+        batches = []
+        start = 0
+        while start < len(picked):
+            # A batch holds consecutive slices of one shape (one preprocessing geometry).
+            shape = picked[start][0].shape
+            end = start
+            while end < len(picked) and end - start < batch_size and picked[end][0].shape == shape:
+                end += 1
+            group = picked[start:end]
+            with torch.no_grad():  # not inference_mode: fine-tuning reuses these tensors under autograd
+                inputs, geometries = preprocess_images([torch.from_numpy(img).to(device) for img, _, _ in group],
+                                                       model.preprocessing)
+                boxes = [transform_boxes(torch.from_numpy(b).to(device), geometries[0], model.preprocessing)
+                         for _, b, _ in group]
+            gt = torch.from_numpy(np.stack([ref for _, _, ref in group])).to(device)
+            batches.append(PreparedBatch(inputs.to(storage), boxes, geometries[0], gt))
+            start = end
+        calib.batches[card.name] = batches
+        calib.n_slices[card.name] = len(picked)
+    return calib
+
+
+def slices_for_budget(calib: CalibrationSet, budget: float | None) -> dict[str, int]:
+    """Slices scored per task for a budget in total slices (None: all)."""
+    if budget is None:
+        return dict(calib.n_slices)
+    per_task = max(1, math.ceil(float(budget) / len(calib.tasks)))
+    return {t: min(n, per_task) for t, n in calib.n_slices.items()}
+
+
+def score_calibration(model, calib: CalibrationSet, budget: float | None = None) -> dict[str, float]:
+    """Mean slice Dice per task of the model's current weights (one host sync at the end)."""
+    import torch
+
+    from medmix.metrics.torch_batch import batch_dice_iou
+    from medmix.models.adapters import decode_boxes
+    from medmix.models.preprocess import postprocess_logits
+
+    limits = slices_for_budget(calib, budget)
+    model.module.eval()  # refreshes weight-derived caches (TinyViT) after in-place merges
+    sums = {}
+    with torch.inference_mode():
+        for task, batches in calib.batches.items():
+            remaining = limits[task]
+            total = torch.zeros((), dtype=torch.float64, device=model.device)
+            for batch in batches:
+                if remaining <= 0:
+                    break
+                m = min(batch.size, remaining)
+                remaining -= m
+                embeddings = model.encode(batch.inputs[:m].float())
+                logits = decode_boxes(model.module, embeddings, batch.boxes[:m],
+                                      max_boxes=model.max_boxes_per_decode)
+                masks = postprocess_logits(logits, batch.geometry, model.preprocessing)
+                counts = [int(b.shape[0]) for b in batch.boxes[:m]]
+                if any(c != 1 for c in counts):
+                    masks = torch.stack([part.any(dim=0) for part in torch.split(masks, counts)])
+                dice, _ = batch_dice_iou(masks, batch.gt[:m])
+                total += dice.sum()
+            sums[task] = total
+    return {task: float(value) / limits[task] for task, value in sums.items()}
