@@ -211,7 +211,7 @@ def _make_smac(config: SearchConfig, space, tasks: list[str], out_dir: Path, n_s
 
     s = config.settings
     cs = space.configspace(seed=s.seed)
-    multi = len(tasks) > 1 and not s.racing
+    multi = _multi_objective(s, tasks)
     kwargs: dict[str, Any] = dict(configspace=cs, name="smac", output_directory=out_dir / "smac",
                                   deterministic=True, n_trials=10 ** 9, seed=s.seed,
                                   objectives=[f"1-dice:{t}" for t in tasks] if multi else "cost")
@@ -255,12 +255,18 @@ def _make_smac(config: SearchConfig, space, tasks: list[str], out_dir: Path, n_s
     return facade(scenario, unused_target, overwrite=True, logging_level=40, **extra), cs
 
 
+def _multi_objective(settings: SearchSettings, tasks: list[str]) -> bool:
+    """One objective per task, except when racing (tasks are instances) or with Hyperband, which SMAC 2.4 does not
+    combine with multi-objective intensification: there the cost is 1 − the mean Dice over tasks."""
+    return len(tasks) > 1 and not settings.racing and not settings.multi_fidelity
+
+
 def _cost(scores: dict[str, float], tasks: list[str], multi: bool, instance: str | None):
     if instance is not None:
         return 1.0 - scores[instance]
     if multi:
         return [1.0 - scores[t] for t in tasks]
-    return 1.0 - scores[tasks[0]]
+    return 1.0 - sum(scores[t] for t in tasks) / len(tasks)
 
 
 def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = False, progress: bool = False,
@@ -300,7 +306,7 @@ def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = F
         n_slices = engine.calibration.total_slices
         _write_report(out, engine)
         smac, cs = _make_smac(config, space, tasks, out, n_slices)
-        multi = len(tasks) > 1 and not settings.racing
+        multi = _multi_objective(settings, tasks)
         records = _read_log(log_path)
         cache = {_canonical(r["config"], r["budget"], r["instance"]): r for r in records}
         from ConfigSpace import Configuration
@@ -429,8 +435,9 @@ def _finish(config, out: Path, engine, trials: list[dict], tasks: list[str], wal
     from medmix.merging.recipe import MergeRecipe, merge_state_dict
     from medmix.merging.space import base_recipe
 
-    full = [t for t in trials if t["instance"] is None and (t["budget"] is None or
-                                                            t["budget"] >= engine.calibration.total_slices)]
+    # The incumbent comes from the highest budget any trial reached (Hyperband: the full budget when reached).
+    top = max((t["budget"] or math.inf) for t in trials) if trials else None
+    full = [t for t in trials if t["instance"] is None and (t["budget"] or math.inf) == top]
     if settings.racing:  # score = mean over the tasks a configuration was raced on
         by_config: dict[str, dict] = {}
         for t in trials:
@@ -439,7 +446,7 @@ def _finish(config, out: Path, engine, trials: list[dict], tasks: list[str], wal
             entry["scores"].update(t["scores"])
         full = [t for t in by_config.values() if set(t["scores"]) == set(tasks)] or list(by_config.values())
     if not full:
-        raise MedmixError("no trial ran at the full budget; raise n_trials or lower eta / min_budget.")
+        raise MedmixError("no finished trial to pick a best merge from; raise n_trials.")
     for t in full:
         t["mean_dice"] = sum(t["scores"].values()) / len(t["scores"])
     best = max(full, key=lambda t: (t["mean_dice"], -t["trial"]))
