@@ -16,3 +16,9 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def medmix_cache(tmp_path_factory):
+    """One cache folder per test session: the toy merge pool is trained once and shared."""
+    return tmp_path_factory.mktemp("medmix-cache")

@@ -365,7 +365,7 @@ def test_json_stdout_is_only_json_even_with_warnings(tmp_path):
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX paths")
-def test_demo_cli_runs():
-    result = runner.invoke(app, ["demo"])
+def test_demo_cli_runs(tmp_path):
+    result = runner.invoke(app, ["demo", "--metrics-only", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "both_empty" in result.stdout and "bahd" in result.stdout

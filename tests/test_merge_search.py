@@ -24,8 +24,8 @@ FAST_POOL = ToyPoolRecipe()
 
 
 @pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    return make_toy_pool(tmp_path_factory.mktemp("toy"), FAST_POOL)
+def pool(medmix_cache):
+    return make_toy_pool(medmix_cache / "toy", FAST_POOL)
 
 
 def config_dict(pool, **search):

@@ -17,13 +17,16 @@ def test_readme_has_python_examples():
 def test_python_example_runs(index, capsys):
     from medmix.metrics.registry import METRICS, list_metrics
 
+    from medmix.merging.methods import MERGE_METHODS
+
     list_metrics()  # built-ins and entry points first, so the clean-up below removes only what the example added
-    before = set(METRICS.names())
+    before = {reg: set(reg.names()) for reg in (METRICS, MERGE_METHODS)}
     try:
         exec(compile(BLOCKS[index], f"README.md python block {index}", "exec"), {})
     finally:
-        for name in set(METRICS.names()) - before:
-            METRICS.remove(name)
+        for reg, names in before.items():
+            for name in set(reg.names()) - names:
+                reg.remove(name)
     assert capsys.readouterr().out.strip()
 
 

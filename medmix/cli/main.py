@@ -166,42 +166,84 @@ def metrics_list(
 
 @app.command()
 def demo(
-    out: Annotated[
-        Optional[Path],
-        typer.Option("--out", metavar="DIR", help="Write cases.csv (long form) and summary.json here.",
-                     show_default=False),
-    ] = None,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where everything is written.")]
+    = Path("runs/demo"),
+    quick: Annotated[bool, typer.Option("--quick", help="The reduced form CI runs (fewer trials and cases).")]
+    = False,
+    metrics_only: Annotated[bool, typer.Option(
+        "--metrics-only", help="Only score the built-in phantom mask pairs with every metric (a second).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the whole run.")] = 0,
     verbose: VerboseOpt = False,
     plugin: PluginOpt = None,
 ) -> None:
-    """Score the built-in phantom cases with the default metrics (the embedded default run)."""
+    """The embedded default: merge search → evaluation → leaderboard on phantom25 (no download, no GPU)."""
     with command_context(plugin, verbose):
-        from rich.table import Table
+        if metrics_only:
+            _metric_demo(out)
+            return
+        import time
 
-        from medmix.demo import run_demo
+        from medmix.embedded import DemoSettings, run_demo, summary_dict
 
-        result = run_demo(out_dir=out)
-        wide = result.wide()
-        multi_label = {c: n > 1 for c, n in wide.groupby("case", sort=False).size().items()}
-        table = Table(title="medmix demo: built-in phantom cases", title_justify="left")
-        table.add_column("case")
-        for key in result.metrics:
-            table.add_column(key, justify="right")
-        table.add_column("flags")
-        for row in wide.itertuples(index=False):
-            row = row._asdict()
-            name = f"{row['case']}:{row['label']}" if multi_label[row["case"]] else row["case"]
-            table.add_row(
-                name, *(fmt_value(row[k]) for k in result.metrics), flag_text(row["empty_gt"], row["empty_pred"])
-            )
         console = make_console()
-        console.print(table)
-        console.print(
-            "distances in mm (voxel-centre surfaces; hd95 = max of the directed 95th percentiles; nsd at 1 mm); "
-            "both empty → overlap 1, distance 0; one empty → overlap 0, distance = image diagonal."
-        )
-        if result.out_dir is not None:
-            console.print(f"wrote {result.out_dir / 'cases.csv'} and {result.out_dir / 'summary.json'}")
+        started = time.perf_counter()
+        result = run_demo(out, DemoSettings(quick=quick, seed=seed), log=console.print)
+        _print_demo(result, summary_dict(result), time.perf_counter() - started)
+
+
+def _print_demo(result, summary: dict, wall_s: float) -> None:
+    from rich.table import Table
+
+    console = make_console()
+    tasks = list(next(iter(summary["models"].values()))["dice_slicewise"])
+    table = Table(title="test split, slice-wise Dice (MedSAMix convention) and bAHD", title_justify="left")
+    table.add_column("rank", justify="right")
+    table.add_column("model")
+    for task in tasks:
+        table.add_column(task.replace("phantom_", ""), justify="right")
+    table.add_column("mean Dice", justify="right")
+    table.add_column("mean bAHD mm", justify="right")
+    for name, row in summary["models"].items():
+        table.add_row(str(row["rank"]), name, *(fmt_value(row["dice_slicewise"][t]) for t in tasks),
+                      fmt_value(row["mean_dice_slicewise"]), fmt_value(row["mean_bahd"]))
+    console.print(table)
+    for name, search in summary["searches"].items():
+        t = search["timings"]
+        console.print(f"{name}: {search['trials']} trials, best calibration Dice {search['best_calibration_dice']:.4f}; "
+                      f"per trial {t['eval_s_mean'] * 1e3:.0f} ms eval, {t['optimiser_s_mean'] * 1e3:.0f} ms optimiser")
+    if "litemedsam_mni" in summary:
+        scores = ", ".join(f"{k}: {v:.3f}" for k, v in summary["litemedsam_mni"].items())
+        console.print(f"LiteMedSAM (real weights) on MNI152, slice-wise Dice: {scores}")
+    out = result.out_dir
+    console.print(f"leaderboard: {out / 'leaderboard' / 'leaderboard.md'} and leaderboard.html; "
+                  f"searches: {out / 'search'}; evaluations: {out / 'eval'}; configs to re-run: {out / 'configs'}")
+    console.print(f"wall time {wall_s:.0f} s")
+
+
+def _metric_demo(out) -> None:
+    from rich.table import Table
+
+    from medmix.metric_demo import run_metric_demo
+
+    result = run_metric_demo(out_dir=out)
+    wide = result.wide()
+    multi_label = {c: n > 1 for c, n in wide.groupby("case", sort=False).size().items()}
+    table = Table(title="medmix demo: built-in phantom cases", title_justify="left")
+    table.add_column("case")
+    for key in result.metrics:
+        table.add_column(key, justify="right")
+    table.add_column("flags")
+    for row in wide.itertuples(index=False):
+        row = row._asdict()
+        name = f"{row['case']}:{row['label']}" if multi_label[row["case"]] else row["case"]
+        table.add_row(name, *(fmt_value(row[k]) for k in result.metrics), flag_text(row["empty_gt"], row["empty_pred"]))
+    console = make_console()
+    console.print(table)
+    console.print(
+        "distances in mm (voxel-centre surfaces; hd95 = max of the directed 95th percentiles; nsd at 1 mm); "
+        "both empty → overlap 1, distance 0; one empty → overlap 0, distance = image diagonal."
+    )
+    console.print(f"wrote {result.out_dir / 'cases.csv'} and {result.out_dir / 'summary.json'}")
 
 
 from medmix.cli.evaluate_cmd import data_app, evaluate, suites_app  # noqa: E402

@@ -254,6 +254,7 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
                 pred = runner_model.mask_for(card.name, case_id, case.spatial_shape)
             else:
                 pred = predict_case(runner_model, case, card, config.seed, orientation=config.slice_orientation)
+                timings["n_slices"] += _prompted_slices(case, card)
             t1 = time.perf_counter()
             rows, staging = score_case(pred, case, card, metrics_by_task[card.name])
             t2 = time.perf_counter()
@@ -271,6 +272,14 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     summary["model"] = described
     _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings)
     return EvaluationResult(out_dir, cases, staging, summary)
+
+
+def _prompted_slices(case, card) -> int:
+    """Slices that got a prompt (reference foreground) in a case."""
+    if case.ndim == 2:
+        return int(case.label.any())
+    other = tuple(a for a in range(3) if a != card.slice_axis)
+    return int(case.label.any(axis=other).sum())
 
 
 def _save_prediction(out_dir: Path, task: str, case, pred: np.ndarray) -> None:

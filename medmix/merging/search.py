@@ -19,6 +19,7 @@ import math
 import os
 import threading
 import time
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -252,7 +253,9 @@ def _make_smac(config: SearchConfig, space, tasks: list[str], out_dir: Path, n_s
     def unused_target(config, seed: int = 0, budget=None, instance=None):  # ask/tell only: SMAC never calls it
         raise RuntimeError("trials are run by medmix, not by SMAC")
 
-    return facade(scenario, unused_target, overwrite=True, logging_level=40, **extra), cs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # SMAC 2.4 calls ConfigSpace's get_dictionary()
+        return facade(scenario, unused_target, overwrite=True, logging_level=40, **extra), cs
 
 
 def _multi_objective(settings: SearchSettings, tasks: list[str]) -> bool:
@@ -327,7 +330,10 @@ def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = F
         while True:
             while len(in_flight) < executor.capacity and asked < settings.n_trials and not out_of_time():
                 t0 = time.perf_counter()
-                info = smac.ask()
+                with warnings.catch_warnings():
+                    # SMAC 2.4's local search logs the mean of an empty list when no neighbour improves.
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    info = smac.ask()
                 ask_s = time.perf_counter() - t0
                 values = plain_values(info.config)
                 key = _canonical(values, info.budget, info.instance)

@@ -1,4 +1,4 @@
-"""The embedded default run (`medmix demo`): score the built-in phantom cases with the default metrics.
+"""`medmix demo --metrics-only`: score the built-in phantom cases with the default metrics.
 
 This milestone's pipeline is  cases → score → long table → summary → files. Later milestones insert stages
 (merge → predict → score → leaderboard) around the same long table, so each stage is its own function:
@@ -28,7 +28,7 @@ SUITE = "builtin_phantoms"
 
 @dataclass
 class DemoResult:
-    """What `run_demo` produced.
+    """What `run_metric_demo` produced.
 
     table: pandas DataFrame in long form (columns `LONG_COLUMNS`, one row per case × label × metric).
     summary: the dict written to summary.json. metrics: metric keys in column order. out_dir: where files went.
@@ -150,7 +150,7 @@ def write_outputs(out_dir: str | Path, table, summary: dict[str, Any]) -> Path:
     return out
 
 
-def run_demo(out_dir: str | Path | None = None, metrics: Sequence[str] | None = None) -> DemoResult:
+def run_metric_demo(out_dir: str | Path | None = None, metrics: Sequence[str] | None = None) -> DemoResult:
     """Score every built-in phantom case on `metrics` (default `DEFAULT_METRICS`); write files if `out_dir`."""
     from medmix.metrics import DEFAULT_METRICS, parse_metric
 
