@@ -45,11 +45,14 @@ def _same_html(a: str, b: str) -> bool:
 def test_documented_command_regenerates_the_committed_example(tmp_path):
     assert COMMAND == "python -m medmix.leaderboard.example leaderboards/"
     out = tmp_path / "leaderboards"
+    import shutil
+
+    shutil.copytree(COMMITTED / "inputs", out / "inputs")  # the committed demo runs are the inputs
     done = subprocess.run([sys.executable, "-m", "medmix.leaderboard.example", str(out)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    fresh = sorted(p.name for p in out.iterdir())
-    committed = sorted(p.name for p in COMMITTED.iterdir() if not p.name.startswith("."))
+    fresh = sorted(p.name for p in out.iterdir() if p.name != "inputs")
+    committed = sorted(p.name for p in COMMITTED.iterdir() if not p.name.startswith(".") and p.name != "inputs")
     assert fresh == committed, f"file sets differ; regenerate with `{COMMAND}`"
     stale = []
     for name in fresh:
