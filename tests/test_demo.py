@@ -38,12 +38,15 @@ def test_multi_task_merge_beats_both_sources_on_calibration(demo):
     assert search.best["mean_dice"] > max(pure)
 
 
-def test_cli_prints_the_table(medmix_cache, tmp_path, monkeypatch):
+def test_cli_reruns_from_what_is_there_and_prints_the_table(demo, medmix_cache, monkeypatch):
     from typer.testing import CliRunner
 
     from medmix.cli.main import app
 
     monkeypatch.setenv("MEDMIX_CACHE", str(medmix_cache))
-    result = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path / "demo")])
+    before = (demo.out_dir / "search" / "merge_multi_task" / "trials.jsonl").read_text()
+    # Same seed and settings into the same folder: searches and evaluations resume with nothing left to run.
+    result = CliRunner().invoke(app, ["demo", "--quick", "--out", str(demo.out_dir)])
+    assert (demo.out_dir / "search" / "merge_multi_task" / "trials.jsonl").read_text() == before
     assert result.exit_code == 0, result.output
     assert "mean Dice" in result.output and "merge_multi_task" in result.output and "leaderboard" in result.output

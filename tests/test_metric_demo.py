@@ -109,7 +109,7 @@ def test_out_dir_writes_files(tmp_path):
 
 
 def test_cli_demo_out(tmp_path):
-    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(app, ["demo", "--metrics-only", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     for name in ("organ_overseg", "fundus_disc_cup:2", "empty_pred", "both empty", "bahd"):
         assert name in result.stdout
@@ -119,5 +119,5 @@ def test_cli_demo_out(tmp_path):
 def test_cli_demo_out_is_a_file(tmp_path):
     target = tmp_path / "taken"
     target.write_text("x")
-    result = CliRunner().invoke(app, ["demo", "--out", str(target)])
+    result = CliRunner().invoke(app, ["demo", "--metrics-only", "--out", str(target)])
     assert result.exit_code == 2 and result.stderr.startswith("Error:") and "taken" in result.stderr
