@@ -18,15 +18,19 @@ want="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16) extras
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
-pip=("$venv/bin/python" -m pip install --disable-pip-version-check -q)
+pip_install() {
+  # pip's complaints about this machine's unused local index entries are noise: drop them, keep the rest.
+  "$venv/bin/python" -m pip install --disable-pip-version-check -q "$@" 2>&1 \
+    | { grep -v "^WARNING: Location 'file:" || true; }
+}
 # torch first and pinned: on our machines this exact build is served from local disk (a bare `torch` could pull
 # a multi-GB download); elsewhere pip fetches it from PyPI.
 if ! "$venv/bin/python" -c "import torch, torchvision" 2>/dev/null; then
   echo "[medmix] installing torch 2.14.1 + torchvision 0.29.1"
-  "${pip[@]}" "torch==2.14.1" "torchvision==0.29.1"
+  pip_install "torch==2.14.1" "torchvision==0.29.1"
 fi
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
 echo "[medmix] installing medmix ($spec)"
-"${pip[@]}" -e "$spec"
+pip_install -e "$spec"
 echo "$want" > "$stamp"

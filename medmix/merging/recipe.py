@@ -129,6 +129,16 @@ def _unit_recipe(value: Any, where: str, n_models: int) -> UnitRecipe:
     return UnitRecipe(name, params)
 
 
+def validate_pool_entries(pool: Any, where: str) -> list[dict[str, str]]:
+    """A pool section: a list of at least two {name, path} mappings, base first."""
+    if not isinstance(pool, list) or len(pool) < 2:
+        raise ConfigError(f"{where}: expected a list of at least 2 members (base first), each {{name, path}}.")
+    for i, member in enumerate(pool):
+        if not isinstance(member, Mapping) or set(member) != {"name", "path"}:
+            raise ConfigError(f"{where}[{i}]: expected {{name: …, path: …}}, got {member!r}.")
+    return [{"name": str(m["name"]), "path": str(m["path"])} for m in pool]
+
+
 def recipe_from_dict(data: Mapping[str, Any], *, where: str = "recipe", base_dir: Path | None = None) -> MergeRecipe:
     """Validate a recipe mapping (unknown keys refused with the field path)."""
     allowed = {"arch", "pool", "units", "default", "recipe", "preprocessing", "seed"}
@@ -140,12 +150,7 @@ def recipe_from_dict(data: Mapping[str, Any], *, where: str = "recipe", base_dir
     for key in ("arch", "pool", "default"):
         if key not in data:
             raise ConfigError(f"{where}.{key}: required.")
-    pool = data["pool"]
-    if not isinstance(pool, list) or len(pool) < 2:
-        raise ConfigError(f"{where}.pool: expected a list of at least 2 members (base first).")
-    for i, member in enumerate(pool):
-        if not isinstance(member, Mapping) or set(member) != {"name", "path"}:
-            raise ConfigError(f"{where}.pool[{i}]: expected {{name: …, path: …}}, got {member!r}.")
+    pool = validate_pool_entries(data["pool"], f"{where}.pool")
     n = len(pool)
     units = data.get("units", {"scheme": "medsamix", "granularity": 2})
     recipe = {str(u): _unit_recipe(r, f"{where}.recipe.{u}", n) for u, r in (data.get("recipe") or {}).items()}

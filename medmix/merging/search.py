@@ -28,6 +28,7 @@ from typing import Any
 
 from medmix.errors import ConfigError, InputError, MedmixError
 from medmix.evaluation.store import atomic_write_text, fingerprint
+from medmix.merging.recipe import validate_pool_entries
 from medmix.merging.trial import EngineSetup, get_engine, worker_trial
 
 FACADES = ("rf", "gp", "random")
@@ -95,13 +96,8 @@ def search_config_from_dict(data: dict, *, where: str = "search config", base_di
     for key in ("arch", "pool", "objective"):
         if key not in data:
             raise ConfigError(f"{where}.{key}: required.")
-    pool = data["pool"]
-    if not isinstance(pool, list) or len(pool) < 2:
-        raise ConfigError(f"{where}.pool: expected at least 2 members (base first), each {{name, path}}.")
     entries = []
-    for i, member in enumerate(pool):
-        if not isinstance(member, dict) or set(member) != {"name", "path"}:
-            raise ConfigError(f"{where}.pool[{i}]: expected {{name: …, path: …}}, got {member!r}.")
+    for member in validate_pool_entries(data["pool"], f"{where}.pool"):
         path = Path(str(member["path"])).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
