@@ -67,7 +67,7 @@ def reference_trial(setup, recipe_units, calib_slices, device) -> float:
                          UnitRecipe("linear", {"weights": [1.0, 0.0, 0.0]}), recipe_units)
     module.load_state_dict(merge_state_dict(pool, recipe))
     model = SamFamilyModel(module, default_preprocessing(setup.arch), device=device, batch_size=1,
-                           precision="fp32")
+                           precision="fp32", attention="eager")
     dices = []
     for image, boxes, ref in calib_slices:
         pred = model.predict_slices([image], [boxes])[0]

@@ -201,7 +201,7 @@ class SamFamilyModel(SegmentationModel):
     def __init__(self, module, preprocessing: Preprocessing, *, name: str = "sam", arch: str | None = None,
                  checkpoint: str | os.PathLike | None = None, device: Any = None, batch_size: int | None = None,
                  precision: str = "auto", seed: int | None = None, extra: Mapping[str, Any] | None = None,
-                 max_boxes_per_decode: int | None = 256):
+                 max_boxes_per_decode: int | None = 256, attention: str = "auto"):
         self.name = name
         self.arch = arch
         self.preprocessing = Preprocessing.from_spec(preprocessing)
@@ -217,6 +217,14 @@ class SamFamilyModel(SegmentationModel):
         self.extra = dict(extra or {})
         self.max_boxes_per_decode = max_boxes_per_decode
         self.module = module.to(self.device).eval()
+        # Fused SDPA attention (same weights, same maths) where it pays: on CUDA; segment_anything's own on the CPU.
+        if attention not in ("auto", "sdpa", "eager"):
+            raise ConfigError(f"attention: expected auto, sdpa or eager, got {attention!r}.")
+        self.attention = ("sdpa" if self.device.type == "cuda" else "eager") if attention == "auto" else attention
+        if self.attention == "sdpa":
+            from medmix.models.fast_attention import enable_sdpa
+
+            enable_sdpa(self.module)
         for attr in ("image_encoder", "prompt_encoder", "mask_decoder"):
             if not hasattr(module, attr):
                 raise InputError(f"{name}: the module has no {attr!r}; SamFamilyModel needs a SAM-architecture model.")
@@ -300,6 +308,7 @@ class SamFamilyModel(SegmentationModel):
             "device": str(self.device),
             "dtype": "bfloat16-autocast" if self.encoder_autocast else "float32",
             "batch_size": self.batch_size,
+            "attention": self.attention,
         })
         out.update(self.extra)
         return out
