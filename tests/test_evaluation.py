@@ -184,3 +184,27 @@ def test_litemedsam_real_weights_on_mni(tmp_path):
     result = evaluate(config)
     dice = result.summary["tasks"]["mni_white_matter"]["slicewise"]["dice"]["pooled_slices"]["mean"]
     assert dice > 0.3, dice
+
+
+def test_saved_predictions_keep_the_source_affine(tmp_path):
+    pytest.importorskip("nilearn")
+    import nibabel as nib
+
+    def fill_box(image, box):
+        mask = np.zeros(image.shape[:2], bool)
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        mask[y0:y1 + 1, x0:x1 + 1] = True
+        return mask
+
+    config = EvaluationConfig(suite="mni", out_dir=str(tmp_path), model="box", tasks=["mni_brain"], max_cases=1,
+                              save_predictions=True)
+    result = evaluate(config, model=fill_box)
+    case_id = result.cases["case"].iloc[0]
+    card = load_suite("mni").card("mni_brain")
+    case = load_case(card, case_id)
+    saved = nib.load(tmp_path / "predictions" / "mni_brain" / f"{case_id}.nii.gz")
+    np.testing.assert_allclose(saved.affine, case.affine, atol=1e-5)
+    assert saved.shape == case.label.shape
+    pred = np.asarray(saved.dataobj).astype(bool)
+    dice = result.cases[(result.cases["slice"] == "volume") & (result.cases["metric"] == "dice")]["value"].iloc[0]
+    assert dice == pytest.approx(compute_metrics(pred, case.label, ["dice"], case.spacing)["dice"])
