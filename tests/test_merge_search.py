@@ -72,6 +72,7 @@ def test_search_beats_both_sources_on_the_multi_task_objective(pool, tmp_path):
     {"aggregation": "mean", "n_trials": 6},
     {"multi_fidelity": True, "n_trials": 24, "eta": 3, "min_budget": 21},
     {"racing": True, "n_trials": 8},
+    {"pipeline_depth": 4, "retrain_after": 4, "n_trials": 10},
 ])
 def test_search_variants_run(pool, tmp_path, search):
     result = run_search(search_config_from_dict(config_dict(pool, **search)), tmp_path)

@@ -51,6 +51,7 @@ class SearchSettings:
     challengers: int = 1000
     local_search_iterations: int = 10
     retrain_after: int = 1
+    pipeline_depth: int = 2  # trials asked ahead per device: more hides slow asks, fewer keeps SMAC adaptive
     workers: int = 1
     scheduler: str | None = None
     evaluate_test: bool = True
@@ -118,6 +119,8 @@ def search_config_from_dict(data: dict, *, where: str = "search config", base_di
         raise ConfigError(f"{where}.search.aggregation: expected one of {AGGREGATIONS}, got {settings.aggregation!r}.")
     if settings.n_trials < 1:
         raise ConfigError(f"{where}.search.n_trials: must be ≥ 1.")
+    if settings.pipeline_depth < 1 or settings.retrain_after < 1:
+        raise ConfigError(f"{where}.search: pipeline_depth and retrain_after must be ≥ 1.")
     methods = space.get("methods", ["linear", "task_arithmetic", "ties", "slerp"])
     setup = EngineSetup(
         pool=tuple(entries), arch=str(data["arch"]), preprocessing=data.get("preprocessing"),
@@ -181,11 +184,13 @@ class _Executor:
                 self.cluster = LocalCluster(n_workers=settings.workers, threads_per_worker=1, processes=True,
                                             dashboard_address=None)
                 self.client = Client(self.cluster)
-            self.capacity = max(1, len(self.client.scheduler_info().get("workers", {})) or settings.workers) + 1
+            n_workers = max(1, len(self.client.scheduler_info().get("workers", {})) or settings.workers)
+            self.capacity = n_workers * max(1, settings.pipeline_depth - 1) + 1
         else:
             self.engine = get_engine(setup)
             self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medmix-trial")
-            self.capacity = 2  # one running, one queued: the ask for the next overlaps the current trial
+            # One running, the rest queued: SMAC's next asks overlap the current trial.
+            self.capacity = max(2, settings.pipeline_depth)
 
     def submit(self, values: dict, budget, instance) -> Future:
         if self.client is not None:
