@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
 import time
 import warnings
 from collections import deque
@@ -304,6 +303,7 @@ def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = F
          "search": settings.__dict__}, sort_keys=False, default_flow_style=None))
 
     executor = _Executor(config.setup, settings)
+    bar = None
     try:
         engine = getattr(executor, "engine", None) or get_engine(config.setup, "cpu" if executor.client else None)
         space, tasks = engine.space, engine.tasks
@@ -320,7 +320,6 @@ def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = F
             smac.tell(info, TrialValue(cost=r["cost"], time=r["eval_s"]), save=False)
         trials = list(records)
         started = time.perf_counter()
-        lock = threading.Lock()
         in_flight: deque = deque()
         bar = _Bar(progress, settings.n_trials, len(trials))
 
@@ -356,17 +355,15 @@ def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = F
                       "origin": info.config.origin, "scores": result["scores"], "cost": cost,
                       "merge_s": result["merge_s"], "eval_s": result["eval_s"], "ask_s": ask_s, "tell_s": tell_s,
                       "finished_s": time.perf_counter() - started}
-            with lock:
-                _append_log(log_path, record)
+            _append_log(log_path, record)
             trials.append(record)
             cache[_canonical(values, info.budget, info.instance)] = record
             bar.advance(record)
         wall_s = time.perf_counter() - started
         smac.runhistory.save(out / "smac" / "runhistory.json")
     finally:
-        bar_close = locals().get("bar")
-        if bar_close is not None:
-            bar_close.close()
+        if bar is not None:
+            bar.close()
         executor.close()
     return _finish(config, out, engine, trials, tasks, wall_s, settings)
 
