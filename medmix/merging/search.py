@@ -49,7 +49,7 @@ class SearchSettings:
     warm_start: bool = True
     challengers: int = 1000
     local_search_iterations: int = 10
-    retrain_after: int = 1
+    retrain_after: int = 4  # asks per random-forest refit and acquisition search (SMAC default 8)
     pipeline_depth: int = 2  # trials asked ahead per device: more hides slow asks, fewer keeps SMAC adaptive
     workers: int = 1
     scheduler: str | None = None
