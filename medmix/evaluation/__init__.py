@@ -3,6 +3,7 @@
 - `TaskCard`, `load_card(path)`, `card_from_dict(mapping)` (`medmix.evaluation.cards`)
 - `Suite`, `load_suite(name_or_path)`, `list_suites()`, `list_tasks()`, `find_card(task)`
   (`medmix.evaluation.suites`)
+- `EvaluationConfig`, `evaluate(config, model=None)` (`medmix.evaluation.runner`)
 
 Names load on first use, so `import medmix.evaluation` stays light.
 """
@@ -18,6 +19,9 @@ _LAZY = {
     "list_suites": "medmix.evaluation.suites",
     "list_tasks": "medmix.evaluation.suites",
     "find_card": "medmix.evaluation.suites",
+    "EvaluationConfig": "medmix.evaluation.runner",
+    "EvaluationResult": "medmix.evaluation.runner",
+    "evaluate": "medmix.evaluation.runner",
 }
 
 __all__ = sorted(_LAZY)
