@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medmix.atomic import atomic_write_text
 from medmix.data.phantoms import PhantomCase, builtin_cases
 
 LONG_COLUMNS = ("case", "label", "metric", "value", "empty_gt", "empty_pred")
@@ -115,15 +114,6 @@ def summarise(table, cases: Sequence[PhantomCase], metrics: Sequence[str]) -> di
     }
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _json_safe(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
@@ -145,8 +135,8 @@ def write_outputs(out_dir: str | Path, table, summary: dict[str, Any]) -> Path:
         raise InputError(f"output folder {str(out)!r}: cannot create it ({exc}). Pick a writable folder.") from exc
     if not out.is_dir():
         raise InputError(f"output folder {str(out)!r}: exists and is not a folder. Pick another path.")
-    _atomic_write_text(out / "cases.csv", table.to_csv(index=False, float_format="%.10g"))
-    _atomic_write_text(out / "summary.json", json.dumps(_json_safe(summary), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(out / "cases.csv", table.to_csv(index=False, float_format="%.10g"))
+    atomic_write_text(out / "summary.json", json.dumps(_json_safe(summary), indent=2, allow_nan=False) + "\n")
     return out
 
 

@@ -1,12 +1,10 @@
 """The SMAC merge search on a tiny generalist + specialist pool made from phantom25."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,7 +13,7 @@ import yaml
 
 from medmix.errors import ConfigError, MedmixError
 from medmix.merging.recipe import load_recipe
-from medmix.merging.search import load_search_config, run_search, search_config_from_dict
+from medmix.merging.search import run_search, search_config_from_dict
 from medmix.merging.toy import ToyPoolRecipe, make_toy_pool
 
 TASKS = ["phantom_flare22_liver", "phantom_flare22_spleen", "phantom_kits_kidney_tumour",

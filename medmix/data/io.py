@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from medmix.atomic import atomic_save
 from medmix.errors import InputError
 
 #: Extension → format name, longest first so ".nii.gz" wins over ".gz".
@@ -282,9 +282,8 @@ def save_mask(
         arr = arr.astype(np.uint8)
     if spacing is not None:
         spacing = _check_spacing(spacing, arr.ndim, _label("output", p))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{p.name}")
-    try:
+
+    def write(tmp: str) -> None:
         if fmt == "nifti":
             _write_nifti(tmp, arr, spacing, affine)
         elif fmt == "npz":
@@ -300,9 +299,8 @@ def save_mask(
                 np.save(fh, arr)
         else:
             _write_png(tmp, arr, p)
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_save(p, write)
     return p
 
 

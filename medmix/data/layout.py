@@ -13,12 +13,11 @@ sorted order, so converters keep the official case identifiers.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from medmix.atomic import atomic_save, atomic_write_text
 from medmix.errors import InputError
 
 FORMAT_VERSION = 1
@@ -48,7 +47,7 @@ def write_case(root: str | Path, dataset: str, case_id: str, image: np.ndarray, 
         folder.mkdir(parents=True, exist_ok=True)
         data = array if array.dtype.kind in "iub" else array.astype(np.float32)
         img = nib.Nifti1Image(data, affine)
-        _atomic_save(lambda p: nib.save(img, p), folder / f"{case_id}.nii.gz")
+        atomic_save(folder / f"{case_id}.nii.gz", lambda p: nib.save(img, p))
 
 
 def write_dataset_json(root: str | Path, dataset: str, *, modality: str, labels: dict[int, str], source: str,
@@ -66,7 +65,7 @@ def write_dataset_json(root: str | Path, dataset: str, *, modality: str, labels:
         "prepared_by": f"medmix {__version__}", "format_version": FORMAT_VERSION, **(extra or {}),
     }
     path = base / "dataset.json"
-    _atomic_save(lambda p: Path(p).write_text(json.dumps(meta, indent=2)), path)
+    atomic_write_text(path, json.dumps(meta, indent=2))
     return path
 
 
@@ -91,14 +90,3 @@ def _label_dtype(label: np.ndarray) -> np.ndarray:
     if low < 0:
         raise InputError(f"label map holds negative ids (min {low}).")
     return label.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.int32)
-
-
-def _atomic_save(save, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix="".join(path.suffixes))
-    os.close(fd)
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

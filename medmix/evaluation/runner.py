@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from medmix.errors import InputError, MedmixError
-from medmix.evaluation.store import ResultStore, atomic_write_text, fingerprint
+from medmix.atomic import atomic_save, atomic_write_text
+from medmix.evaluation.store import ResultStore, fingerprint
 from medmix.evaluation.summary import summarise
 
 SPLITS = ("test", "calibration", "all")
@@ -293,14 +294,12 @@ def _save_prediction(out_dir: Path, task: str, case, pred: np.ndarray) -> None:
 def _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings) -> None:
     import yaml
 
-    cases.to_csv(out_dir / "cases.csv.tmp", index=False)
-    (out_dir / "cases.csv.tmp").replace(out_dir / "cases.csv")
+    atomic_save(out_dir / "cases.csv", lambda p: cases.to_csv(p, index=False))
     try:
-        cases.to_parquet(out_dir / "cases.parquet.tmp", index=False)
-        (out_dir / "cases.parquet.tmp").replace(out_dir / "cases.parquet")
+        atomic_save(out_dir / "cases.parquet", lambda p: cases.to_parquet(p, index=False))
     except ImportError:  # pyarrow missing: the CSV is the canonical table
         pass
-    staging.to_csv(out_dir / "staging.csv", index=False)
+    atomic_save(out_dir / "staging.csv", lambda p: staging.to_csv(p, index=False))
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
     resolved = {"evaluation": config.to_dict(), "suite": suite.name, "tasks": [c.to_dict() for c in cards],
                 "model": described}

@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from medmix.atomic import atomic_write_text
 from medmix.errors import MedmixError
 
 CASE_COLUMNS = ["task", "case", "slice", "label", "metric", "value", "empty_gt", "empty_pred"]
 STAGING_COLUMNS = ["task", "case", "true_category", "pred_category", "true_diameter_mm", "pred_diameter_mm",
                    "true_lesions", "pred_lesions"]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _safe(name: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medmix.atomic import atomic_write_text
 from medmix.leaderboard.ranking import SCHEME_TITLES, SCHEMES
 from medmix.leaderboard.stability import OVERALL
 
@@ -623,22 +624,6 @@ def to_json_dict(board) -> dict[str, Any]:
 
 PLOT_TITLES = {"bootstrap_ranks.png": "Bootstrap ranks (blob plot)", "rank_heatmap.png": "Rank per task",
                "significance_map.png": "Significance map"}
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write UTF-8 text with "\\n" line ends via a temporary file and a rename (no half-written files)."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_all(board, out_dir: Path, *, plots: bool = True) -> list[Path]:

@@ -8,11 +8,11 @@ preprocessing, weights sha256: what the `merged:` adapter reads) and `provenance
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
+from medmix.atomic import atomic_save, atomic_write_text
 from medmix.merging.pool import MergePool
 from medmix.merging.recipe import MergeRecipe, load_recipe, merge_state_dict
 
@@ -28,14 +28,14 @@ def write_merged_folder(state: dict[str, torch.Tensor], recipe: MergeRecipe, out
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    _atomic(lambda p: torch.save(cpu, p), out / "merged.pth")
-    _atomic(lambda p: save_file(cpu, p), out / "merged.safetensors")
-    _atomic(lambda p: Path(p).write_text(recipe.to_yaml()), out / "recipe.yaml")
+    atomic_save(out / "merged.pth", lambda p: _torch_save(cpu, p))
+    atomic_save(out / "merged.safetensors", lambda p: save_file(cpu, p))
+    atomic_write_text(out / "recipe.yaml", recipe.to_yaml())
     inputs = []
     if pool is not None:
         inputs = [{"name": m.name, "path": m.path, "sha256": m.sha256} for m in pool.members]
     provenance = {"medmix": __version__, "torch": torch.__version__, "inputs": inputs, **(extra_provenance or {})}
-    _atomic(lambda p: Path(p).write_text(json.dumps(provenance, indent=2)), out / "provenance.json")
+    atomic_write_text(out / "provenance.json", json.dumps(provenance, indent=2))
     write_model_json(out, arch=recipe.arch, preprocessing=recipe.preprocessing, weights="merged.pth",
                      provenance={"recipe": "recipe.yaml", "inputs": inputs})
     return out
@@ -49,10 +49,8 @@ def apply_recipe(recipe: MergeRecipe | str | Path, out_dir: str | Path) -> Path:
     return write_merged_folder(merge_state_dict(pool, recipe), recipe, out_dir, pool)
 
 
-def _atomic(save, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _torch_save(state: dict, path: str) -> None:
+    # Through a file object: given a path, torch names the zip archive after the (temporary) file, and the same
+    # weights would hash differently on every write.
+    with open(path, "wb") as handle:
+        torch.save(state, handle)

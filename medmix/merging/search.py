@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from medmix.errors import ConfigError, InputError, MedmixError
-from medmix.evaluation.store import atomic_write_text, fingerprint
+from medmix.atomic import atomic_write_text
+from medmix.evaluation.store import fingerprint
 from medmix.merging.recipe import validate_pool_entries
 from medmix.merging.trial import EngineSetup, get_engine, worker_trial
 

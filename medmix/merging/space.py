@@ -43,7 +43,7 @@ class SearchSpace:
             raise ConfigError("nothing to search: every unit is identical across the pool.")
 
     def configspace(self, seed: int = 0):
-        from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float
+        from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition
 
         cs = ConfigurationSpace(seed=seed)
         for unit in self.units:

@@ -11,7 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medmix.evaluation.store import atomic_write_text, fingerprint
+from medmix.atomic import atomic_write_text
+from medmix.evaluation.store import fingerprint
 
 DEFAULT_TASKS = ("phantom_flare22_liver", "phantom_flare22_spleen", "phantom_kits_kidney_tumour",
                  "phantom_promise12_prostate")

@@ -52,7 +52,6 @@ import dataclasses
 import json
 import os
 import re
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -836,10 +835,9 @@ def write_model_json(folder: str | os.PathLike, *, arch: str,
     if provenance:
         data["provenance"] = dict(provenance)
     target = root / MODEL_JSON
-    tmp = root / f".{MODEL_JSON}.{os.getpid()}.{time.time_ns()}.tmp"
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, target)
-    return target
+    from medmix.atomic import atomic_write_text
+
+    return atomic_write_text(target, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 @register_adapter("merged", fields=("checkpoint",), requires_checkpoint=True, example="merged:/path/to/run/best")

@@ -75,7 +75,7 @@ class Preprocessing:
             raise ConfigError(f"preprocessing.resize_backend: expected one of {', '.join(RESIZE_BACKENDS)}, got "
                               f"{self.resize_backend!r}.")
         if self.resize_backend != "auto" and self.kind != "medsam":
-            raise ConfigError(f"preprocessing.resize_backend: only kind 'medsam' has a choice of resize; remove it.")
+            raise ConfigError("preprocessing.resize_backend: only kind 'medsam' has a choice of resize; remove it.")
         if self.resize_backend == "skimage" and not _have_skimage():
             raise ConfigError("preprocessing.resize_backend: 'skimage' needs scikit-image (pip install scikit-image); "
                               "or use 'torch'.")
