@@ -119,16 +119,11 @@ class MniSlices:
         """(images float32 (H, W) in [0, 255], boxes (k, 4)) of the case's prompted slices, display orientation."""
         key = (card.name, case_id)
         if key not in self._cache:
-            from medmix.data.intensity import apply_intensity
-            from medmix.data.prompts import slice_boxes, take_slice
+            from medmix.data.slices import prompted_slices
             from medmix.data.sources import load_case
 
-            case = load_case(card, case_id)
-            image = apply_intensity(case.image, card.intensity)
-            boxes = slice_boxes(case.label, card.slice_axis, card.prompt, None, f"{card.name}/{case.case_id}")
-            indices = sorted(boxes)
-            images = [np.ascontiguousarray(take_slice(image, i, card.slice_axis).T) for i in indices]
-            self._cache[key] = (images, [boxes[i][:, [1, 0, 3, 2]] for i in indices])
+            items = list(prompted_slices(load_case(card, case_id), card, orientation="display"))
+            self._cache[key] = ([s.image for s in items], [s.boxes for s in items])
         return self._cache[key]
 
     def plan(self, n_slices: int) -> Plan:

@@ -22,14 +22,15 @@ EVAL = Path(__file__).resolve().parents[1] / "eval"
 CARD_FILES = sorted((EVAL / "tasks").rglob("*.yaml"))
 #: Dataset ids the `medmix data prepare` converters write.
 CONVERTER_DATASETS = {"flare22", "promise12", "msd_task05", "msd_task02", "msd_task06", "msd_task07", "brats2021",
-                      "kits", "lits", "topcow", "nasalseg", "refuge", "freesurfer", "rat"}
+                      "kits", "lits", "topcow", "nasalseg", "refuge", "dofe_fundus", "fcon1000_freesurfer",
+                      "fcon1000_freesurfer_raw", "rat"}
 
 
 # --- every shipped card and suite -----------------------------------------------------------------------------
 
 
 def test_cards_were_found():
-    assert len(CARD_FILES) == 25 + 25 + 3
+    assert len(CARD_FILES) == 25 + 25 + 3 + 2  # medsamix25, phantom25, mni, refuge
 
 
 @pytest.mark.parametrize("path", CARD_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -41,10 +42,18 @@ def test_shipped_card_validates(path):
     assert card_from_dict(card.to_dict()) == card
     assert yaml.safe_load(yaml.safe_dump(card.to_dict())) == card.to_dict()  # plain data, YAML-ready
     assert card.metric_requests()
+    assert card.provenance is not None, "every shipped card says where its task comes from"
     if card.source == "harness":
-        assert card.dataset in CONVERTER_DATASETS
+        from medmix.data.prepare import CONVERTERS
+
+        assert set(card.datasets) <= CONVERTER_DATASETS
         assert card.download is not None and card.download.url and card.download.instructions
-        assert card.prepare and card.prepare.startswith(f"medmix data prepare {card.dataset} ")
+        commands = [c.strip() for c in card.prepare.split(";")]
+        assert all(c.startswith("medmix data prepare ") for c in commands)
+        assert all(c.split()[3] in CONVERTERS.names() for c in commands)
+        # every dataset the card reads is written by one of its prepare commands
+        written = {c.split("dataset_id=")[1].split()[0] if "dataset_id=" in c else c.split()[3] for c in commands}
+        assert set(card.datasets) <= written
     if card.channels == "rgb":
         assert card.slice_axis is None and card.prompt.kind == "jittered_box"
 
@@ -169,7 +178,7 @@ def test_top_level_unknown_key(tmp_path):
     ({"intensity": {"kind": "minmax", "level": 3}}, r"intensity: unknown key 'level'"),
     ({"split": {"rule": "first_fraction", "fraction": 0}}, r"split.fraction: expected 0 < fraction ≤ 1"),
     ({"split": {"rule": "file"}}, r"split.path: required"),
-    ({"split": {"rule": "random"}}, r"split.rule: expected one of first_fraction, file"),
+    ({"split": {"rule": "random"}}, r"split.rule: expected one of first_fraction, medsamix, file, dataset"),
     ({"prompt": {"kind": "jittered_box"}}, r"prompt.jitter: kind 'jittered_box' needs a jitter block"),
     ({"prompt": {"kind": "tight_box", "jitter": {"shift_px": [0, 1]}}}, r"prompt.jitter: given, but"),
     ({"prompt": {"kind": "jittered_box", "jitter": {"shift_px": [5, 1]}}}, r"prompt.jitter.shift_px: lo must be"),

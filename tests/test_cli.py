@@ -369,3 +369,28 @@ def test_demo_cli_runs(tmp_path):
     result = runner.invoke(app, ["demo", "--metrics-only", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "both_empty" in result.stdout and "bahd" in result.stdout
+
+
+def test_suites_show_prints_provenance():
+    result = runner.invoke(app, ["suites", "show", "medsamix25", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    rows = {r["task"]: r for r in data["tasks"]}
+    assert len(rows) == 25 and data["protocol"]["name"] == "medmix"
+    assert rows["nasalseg_nasal_cavities"]["medsamix_key"] == "NasalSeg_3_4"
+    assert rows["fcon1000_thalamus"]["guess"] and rows["kits_kidney_tumour"]["kind"] == "medmix"
+    table = runner.invoke(app, ["suites", "show", "medsamix25"])
+    assert table.exit_code == 0 and "MedSAMix code (NasalSeg_3_4)" in table.output and "guess" in table.output
+
+
+def test_evaluate_protocol_option(tmp_path):
+    out = tmp_path / "run"
+    args = ["evaluate", "--model", "tiny", "--suite", "phantom25", "--task", "phantom_flare22_liver",
+            "--max-cases", "1", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--protocol", "medsamix:drop_last_volume=true"])
+    assert result.exit_code == 0, result.output
+    assert "protocol medsamix" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["protocol"] == {"name": "medsamix", "drop_last_volume": True}
+    bad = runner.invoke(app, [*args, "--protocol", "medsamx", "--overwrite"])
+    assert bad.exit_code == 2 and "Did you mean 'medsamix'" in bad.output

@@ -18,7 +18,7 @@ from medmix.evaluation.runner import EvaluationConfig, evaluate
 from medmix.evaluation.suites import load_suite
 from medmix.metrics import compute_metrics
 
-TASKS = ["phantom_flare22_liver", "phantom_kits_kidney_tumour", "phantom_refuge_optic_cup"]
+TASKS = ["phantom_flare22_liver", "phantom_kits_kidney_tumour", "phantom_fundus_domain1_optic_cup"]
 
 
 def _dilate_or_erode(label, case_index):
@@ -63,7 +63,7 @@ def test_predictions_folder_matches_metric_functions(predictions_folder, tmp_pat
     assert kits["n_cases"] == 8 and "staging" in kits
     assert 0 <= kits["staging"]["accuracy"] <= 1 and "kappa_linear" in kits["staging"]
     assert kits["slicewise"]["dice"]["pooled_slices"]["n"] > 8  # one row per reference-foreground slice
-    cup = summary["tasks"]["phantom_refuge_optic_cup"]
+    cup = summary["tasks"]["phantom_fundus_domain1_optic_cup"]
     assert cup["slicewise"]["dice"]["pooled_slices"]["n"] == 8  # 2D: each image is its one slice
     assert set(summary["overall"]["volumetric"]) >= {"dice", "bahd", "hd95"}
     parquet = pd.read_parquet(tmp_path / "run" / "cases.parquet")

@@ -123,6 +123,71 @@ def test_test_then_rank_wins_and_missing_pairs():
     assert pairs[("best", "weak")] == 7 and pairs[("mid", "weak")] == 10
 
 
+@pytest.mark.parametrize("n_cases,present_ranks", [(5, [1, 2]), (4, [1, 1])])
+def test_test_then_rank_puts_an_algorithm_without_results_last(n_cases, present_ranks):
+    # 5 cases: A beats B on every case (p = 1/32) and C, absent, used to tie with B for 2nd (no common case, p = 1);
+    # 4 cases: no win is possible (min p = 1/16), and C used to share rank 1.
+    a = np.array([0.90, 0.80, 0.85, 0.70, 0.75])[:n_cases]
+    wide = pd.DataFrame({"A": a, "B": a - 0.1, "C": np.nan})
+    expected = {"A": present_ranks[0], "B": present_ranks[1], "C": 3}
+    for missing_value in (None, 0.0):
+        result = test_then_rank(wide, True, missing_value=missing_value)
+        assert dict(zip(result.algorithms, result.rank)) == expected, missing_value
+    # in a task where C has results (so it is one of the leaderboard's algorithms), and in every bootstrap draw
+    other = pd.DataFrame({"A": [0.5, 0.6], "B": [0.5, 0.6], "C": [0.5, 0.6]})
+    table = pd.concat([_long(wide, task="t"), _long(other, task="u")])
+    board = compute_leaderboard(table, metrics=["dice"], scheme="test_then_rank", n_bootstrap=40)
+    ranks = board.metric_ranks.query("task == 't'").set_index("algorithm")["rank"].to_dict()
+    assert ranks == expected
+    assert board.fill_values[("t", "dice")] == 0.0
+    draws = board.stability.ranks["t"]
+    assert np.all(draws[:, board.algorithms.index("C")] == 3)
+
+
+def test_test_then_rank_fills_missing_cases_with_the_worst_value():
+    # B misses two of the seven cases. Paired over its 5 cases B beats A on 5 of 5 (p = 1/32); with the missing cases
+    # at the worst value (0) A wins those two, and B's win is no longer significant.
+    a = np.array([0.50, 0.52, 0.54, 0.56, 0.58, 0.60, 0.62])
+    wide = pd.DataFrame({"A": a, "B": np.r_[a[:5] + 0.05, np.nan, np.nan]})
+    assert test_then_rank(wide, True).score.tolist() == [0, 1]
+    assert test_then_rank(wide, True, missing_value=0.0).score.tolist() == [0, 0]
+    board = compute_leaderboard(_long(wide), metrics=["dice"], scheme="test_then_rank", n_bootstrap=0)
+    assert board.metric_ranks.set_index("algorithm")["score"].to_dict() == {"A": 0, "B": 0}
+
+
+def test_pairs_without_a_common_case_are_not_tested_and_not_in_the_holm_family(tmp_path):
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0.5, 0.9, size=(8, 4))
+    values[:, 1] = values[:, 0] + 0.05  # B beats A on all 8 cases: p = 1/256
+    values[:4, 2] = np.nan  # C and D share no case
+    values[4:, 3] = np.nan
+    p = pairwise_pvalues(values, True)
+    assert np.isnan(p[2, 3]) and np.isnan(p[3, 2])
+    finite = np.isfinite(p)
+    assert finite.sum() == 12 - 2
+    zero = values.copy()
+    zero[:, 1] = zero[:, 0]  # common cases, all differences zero: a test without evidence, p = 1
+    assert pairwise_pvalues(zero, True)[0, 1] == 1.0
+    wide = pd.DataFrame(values, columns=list("ABCD"))
+    board = compute_leaderboard(_long(wide), metrics=["dice"], n_bootstrap=0)
+    rows = board.pairwise.set_index(["algorithm", "versus"])
+    expected = holm(np.where(finite, p, np.nan))  # a family of the 10 tested pairs
+    for i, a in enumerate("ABCD"):
+        for j, b in enumerate("ABCD"):
+            if i != j and finite[i, j]:
+                assert rows.loc[(a, b), "p_holm"] == pytest.approx(expected[i, j], rel=1e-12)
+    assert rows.loc[("B", "A"), "p_holm"] == pytest.approx(10 / 256)  # × 10, not × 12
+    assert rows.loc[("B", "A"), "significant"]
+    untested = rows.loc[[("C", "D"), ("D", "C")]]
+    assert untested["n_pairs"].tolist() == [0, 0] and not untested["significant"].any()
+    assert untested["p_value"].isna().all() and untested["p_holm"].isna().all()
+    # the writers keep NaN out of strict JSON (null) and leave the CSV cells empty
+    board.write(tmp_path, plots=False)
+    pairs = json.loads((tmp_path / "leaderboard.json").read_text())["significance"]["t"]["dice"]
+    assert [r["p_value"] for r in pairs if {r["algorithm"], r["versus"]} == {"C", "D"}] == [None, None]
+    assert "t,dice,C,D,0,,,False" in (tmp_path / "pairwise.csv").read_text().splitlines()
+
+
 def test_missing_distance_counts_as_worst_observed_value_or_the_given_one():
     wide = pd.DataFrame({"A": [1.0, 2.0, 3.0], "B": [1.5, 2.5, np.nan], "C": [4.0, 9.0, 2.0]})
     board = compute_leaderboard(_long(wide, "bahd"), metrics=["bahd"], n_bootstrap=0)

@@ -58,6 +58,47 @@ def test_in_place_equals_reference(tiny_pool):
         torch.testing.assert_close(got[key], value, rtol=1e-5, atol=1e-6, msg=key)
 
 
+@pytest.mark.parametrize("unit_recipe", [
+    UnitRecipe("ties", {"drop": 0.7, "lam": 1.0}),  # 1 − 0.7 = 0.30000000000000004: the keep count
+    UnitRecipe("breadcrumbs", {"density": 0.9, "gamma": 0.05, "lam": 1.0}),  # γ·n at .5: both ends
+    UnitRecipe("dare_linear", {"drop": 0.4, "lam": 0.8, "rescale": "l1"}),
+    UnitRecipe("dare_ties", {"drop": 0.4, "lam": 0.8, "rescale": "l1"}),
+])
+def test_in_place_equals_reference_for_counting_and_rescale_options(tiny_pool, monkeypatch, unit_recipe):
+    from medmix.merging import methods
+
+    calls = []
+    counting = methods.fraction_count
+    monkeypatch.setattr(methods, "fraction_count", lambda f, n: calls.append((f, n)) or counting(f, n))
+    scheme = get_scheme("medsamix", depth=2, granularity=1)
+    recipe = _recipe(tiny_pool, {u.name: unit_recipe for u in scheme.units})
+    expected = merge_state_dict(tiny_pool, recipe)
+    n_reference = len(calls)
+    model = build_tiny_sam(seed=5)
+    InPlaceMerger(tiny_pool, scheme, live_tensors(model)).apply(
+        {u.name: recipe.for_unit(u.name) for u in scheme.units}, seed=recipe.seed)
+    # the engine counts kept entries with the same function, as often as the reference does
+    assert len(calls) == 2 * n_reference and calls[:n_reference] == calls[n_reference:]
+    got = model.state_dict()
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_recipe_options_are_checked_against_their_choices(tiny_pool):
+    from medmix.errors import ConfigError
+    from medmix.merging.recipe import recipe_from_dict
+
+    data = {"arch": "tiny", "pool": [{"name": n, "path": "-"} for n in tiny_pool.names], "units": SCHEME,
+            "default": {"method": "dare_ties", "drop": 0.3, "lam": 1.0, "rescale": "l1"}}
+    assert recipe_from_dict(data).default.params["rescale"] == "l1"
+    data["default"]["rescale"] = "l2"
+    with pytest.raises(ConfigError, match=r"recipe.default.rescale: expected one of \['inverse', 'l1'\] for dare_ties"):
+        recipe_from_dict(data)
+    data["default"] = {"method": "ties", "drop": 0.3, "lam": 1.0, "rescale": "l1"}
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        recipe_from_dict(data)
+
+
 def test_every_trial_overwrites_in_place(tiny_pool):
     scheme = get_scheme("medsamix", depth=2, granularity=2)
     model = build_tiny_sam(seed=0)

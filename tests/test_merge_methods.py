@@ -11,6 +11,7 @@ from medmix.merging.methods import (
     breadcrumbs,
     dare_linear,
     dare_ties,
+    fraction_count,
     linear,
     merge_method,
     slerp,
@@ -85,6 +86,40 @@ def test_trim_keeps_top_k_magnitudes():
     assert trim_top_k(tau, 0.0).tolist() == [0.0] * 5
 
 
+def test_ties_keep_count_is_not_fooled_by_binary_rounding():
+    # 1 − 0.7 is 0.30000000000000004 in binary: a plain ceil of (1 − drop)·n keeps 4 of 10, not 3.
+    tau = torch.tensor([0.1, -1.0, 0.2, 0.9, -0.3, 0.8, 0.4, -0.7, 0.5, 0.6])
+    assert torch.count_nonzero(trim_top_k(tau, 1.0 - 0.7)).item() == 3
+    merged = ties([torch.zeros(10), tau], drop=0.7, lam=1.0)
+    assert merged.tolist() == pytest.approx([0, -1.0, 0, 0.9, 0, 0.8, 0, 0, 0, 0])
+
+
+def test_fraction_count_is_a_ceiling_of_the_fraction_read_to_nine_decimals():
+    assert [fraction_count(f, 10) for f in (0.0, 1e-10, 0.05, 0.1, 0.21, 1.0 - 0.7, 0.9, 1.0)] == [0, 0, 1, 1, 3, 3, 9, 10]
+    assert fraction_count(1.0 - 0.7, 10**9) == 3 * 10**8  # exact at any size, where rounding the product is not
+    assert fraction_count(0.2, 15) == 3 and fraction_count(1.0, 7) == 7
+
+
+def test_breadcrumbs_ends_are_ceilings_too():
+    # γ·n = 0.5: banker's round() gave 0 and dropped nothing; the ceiling drops the single largest magnitude.
+    base = torch.zeros(10)
+    tau = torch.tensor([3.0, -1.0, 10.0, 2.0, -5.0, 4.0, 6.0, -7.0, 8.0, 9.0])
+    out = breadcrumbs([base, tau], density=0.9, gamma=0.05, lam=1.0)
+    assert out.tolist() == [3.0, -1.0, 0.0, 2.0, -5.0, 4.0, 6.0, -7.0, 8.0, 9.0]
+    # top ⌈0.15·10⌉ = 2 dropped, next ⌈0.45·10⌉ = 5 kept
+    out = breadcrumbs([base, torch.arange(1.0, 11.0)], density=0.45, gamma=0.15, lam=1.0)
+    assert out.tolist() == [0, 0, 0, 4, 5, 6, 7, 8, 0, 0]
+    # the kept end is clipped to the tensor: ⌈0.05·10⌉ + ⌈0.95·10⌉ = 11 > 10
+    out = breadcrumbs([base, torch.arange(1.0, 11.0)], density=0.95, gamma=0.05, lam=1.0)
+    assert out.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0]
+
+
+def test_breadcrumbs_refuses_density_plus_gamma_above_one():
+    with pytest.raises(InputError, match="gamma \\+ density ≤ 1"):
+        breadcrumbs([torch.zeros(10), torch.ones(10)], density=0.95, gamma=0.1, lam=1.0)
+    breadcrumbs([torch.zeros(10), torch.ones(10)], density=0.7, gamma=0.30000000000000004, lam=1.0)  # rounding only
+
+
 def test_ties_elects_signs_and_takes_a_disjoint_mean():
     base = torch.zeros(4)
     t1 = torch.tensor([1.0, -2.0, 3.0, 0.5])
@@ -102,6 +137,34 @@ def test_dare_is_seeded_and_unbiased():
     assert not torch.equal(a, dare_linear([base, tau], drop=0.5, lam=1.0, seed=4))
     assert set(a.unique().tolist()) == {0.0, 2.0}
     assert a.mean().item() == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("fn", [dare_linear, dare_ties])
+def test_dare_l1_rescale_keeps_each_task_vectors_l1_norm(fn):
+    gen = torch.Generator().manual_seed(0)
+    base = torch.randn(1000, generator=gen)
+    tau = torch.randn(1000, generator=gen)
+    out = fn([base, base + tau], drop=0.6, lam=1.0, seed=2, rescale="l1")
+    merged_tau = out - base
+    assert merged_tau.abs().sum().item() == pytest.approx(tau.abs().sum().item(), rel=1e-5)
+    # the same drops as the default, scaled by one factor per tensor instead of 1/(1 − p)
+    inverse = fn([base, base + tau], drop=0.6, lam=1.0, seed=2) - base
+    kept = inverse != 0
+    assert torch.equal(merged_tau != 0, kept)
+    ratio = merged_tau[kept] / (inverse[kept] * 0.4)
+    assert torch.allclose(ratio, torch.full_like(ratio, tau.abs().sum().item() / (tau[kept].abs().sum().item())),
+                          rtol=1e-4)
+
+
+def test_dare_l1_rescale_leaves_a_zero_task_vector_alone_and_refuses_unknown_rescales():
+    base = torch.ones(50)
+    assert torch.equal(dare_linear([base, base.clone()], drop=0.5, lam=1.0, seed=0, rescale="l1"), base)
+    # ‖τ‖₁ = 5e-9 < 1e-7: the survivors are kept as they are, as in mergekit
+    tiny = torch.full((50,), 1e-10)
+    out = dare_linear([torch.zeros(50), tiny], drop=0.5, lam=1.0, seed=0, rescale="l1")
+    assert set(out.tolist()) == {0.0, tiny[0].item()}
+    with pytest.raises(InputError, match="rescale must be one of \\['inverse', 'l1'\\]"):
+        dare_ties([base, base + 1], drop=0.5, lam=1.0, rescale="l2")
 
 
 def test_slerp_matches_the_formula_and_falls_back_to_linear():

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from medmix.errors import ConfigError, MedmixError
-from medmix.merging.recipe import load_recipe
+from medmix.merging.recipe import UnitRecipe, load_recipe
 from medmix.merging.search import run_search, search_config_from_dict
 from medmix.merging.toy import ToyPoolRecipe, make_toy_pool
 
@@ -95,6 +95,50 @@ def test_fixed_method_space(pool, tmp_path):
     cfg["space"] = {"mode": "fixed_method", "methods": ["task_arithmetic"]}
     result = run_search(search_config_from_dict(cfg), tmp_path)
     assert all(k.endswith(".task_arithmetic.lam") for k in result.best["config"])
+
+
+@pytest.mark.parametrize("space", [{"mode": "fixed_method", "methods": ["breadcrumbs"]},
+                                   {"mode": "per_unit_method", "methods": ["breadcrumbs"]}])
+def test_breadcrumbs_search_runs_to_the_end(pool, tmp_path, space):
+    # Independent density ∈ [0, 0.99] and gamma ∈ [0, 0.1] made density + gamma > 1 in most trials.
+    cfg = config_dict(pool, n_trials=12, n_random_initial=8)
+    cfg["objective"]["tasks"] = ["phantom_kits_kidney_tumour"]
+    cfg["space"] = space
+    result = run_search(search_config_from_dict(cfg), tmp_path)
+    assert len(result.trials) == 12
+    recipe = load_recipe(tmp_path / "best_recipe.yaml")
+    searched = [r for r in recipe.recipe.values() if r.method == "breadcrumbs"]
+    assert searched and all(r.params["density"] + r.params["gamma"] <= 1 + 1e-9 for r in searched)
+
+
+@pytest.mark.parametrize("mode,methods", [("fixed_method", ("breadcrumbs",)),
+                                          ("per_unit_method", ("ties", "breadcrumbs"))])
+def test_sampled_breadcrumbs_configurations_are_always_valid(mode, methods):
+    from medmix.merging.space import SearchSpace
+
+    space = SearchSpace(["u0", "u1"], ["frozen"], 3, methods, mode)
+    cs = space.configspace(seed=0)
+    n_breadcrumbs = 0
+    for config in cs.sample_configuration(2000):
+        recipes = space.unit_recipes(config)
+        for unit in space.units:
+            r = recipes[unit]
+            if r.method == "breadcrumbs":
+                n_breadcrumbs += 1
+                assert r.params["density"] + r.params["gamma"] <= 1, dict(config)
+                assert 0 <= r.params["density"] <= 0.99 and 0 <= r.params["gamma"] <= 0.1
+        # the inverse used by warm starts gives the configuration back
+        back = space.config_values({u: recipes[u] for u in space.units})
+        assert back.keys() == dict(config).keys()
+        assert all(back[k] == pytest.approx(v, rel=1e-12, abs=1e-15) if isinstance(v, float) else back[k] == v
+                   for k, v in dict(config).items())
+    assert n_breadcrumbs > 1000
+    if mode == "fixed_method":  # the default configuration is the method's defaults
+        default = space.unit_recipes(cs.get_default_configuration())["u0"].params
+        assert default == pytest.approx({"density": 0.9, "gamma": 0.01, "lam": 1.0})
+    with pytest.raises(ConfigError, match="outside the search space"):
+        space.config_values({u: UnitRecipe("breadcrumbs", {"density": 0.95, "gamma": 0.1, "lam": 1.0})
+                             for u in space.units})
 
 
 def test_test_split_is_refused_unless_asked(pool, tmp_path):
@@ -188,3 +232,20 @@ def test_cli_search_and_apply(pool, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     bad = CliRunner().invoke(app, ["merge", "search", "--config", str(tmp_path / "none.yaml"), "--out", str(out)])
     assert bad.exit_code == 2 and "no such file" in bad.output
+
+
+def test_search_under_the_medsamix_protocol_records_it(pool, tmp_path):
+    from medmix.evaluation.runner import EvaluationConfig, evaluate
+
+    data = config_dict(pool, n_trials=3)
+    data["objective"]["protocol"] = "medsamix"
+    config = search_config_from_dict(data)
+    assert config.setup.protocol == {"name": "medsamix", "drop_last_volume": False}
+    run_search(config, tmp_path / "search")
+    summary = json.loads((tmp_path / "search" / "search_summary.json").read_text())
+    assert summary["protocol"]["name"] == "medsamix"
+    model = json.loads((tmp_path / "search" / "best" / "model.json").read_text())
+    assert model["provenance"]["search"]["protocol"]["name"] == "medsamix"
+    evaluation = EvaluationConfig(suite="phantom25", out_dir=str(tmp_path / "eval"), max_cases=1,
+                                  model=f"merged:{tmp_path / 'search' / 'best'}", tasks=TASKS[:1])
+    assert "searched under protocol 'medsamix'" in evaluate(evaluation).summary["protocol_note"]

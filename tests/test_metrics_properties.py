@@ -6,6 +6,7 @@ Masks are small random 2D/3D boolean arrays (up to 12×12×8) with spacing in [0
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -15,7 +16,8 @@ from hypothesis.extra.numpy import arrays
 from scipy.ndimage import binary_erosion, distance_transform_edt
 from scipy.spatial.distance import cdist
 
-from medmix.metrics import EmptyPolicy, ahd, bahd, compute_metrics, dice, iou, nsd
+from medmix.metrics import EmptyPolicy, ahd, bahd, compute_metrics, dice, iou, nsd, parse_metric
+from medmix.metrics.geometry import CaseGeometry
 
 ALL = ["dice", "iou", "hd", "hd95", "hd95:pooled=true", "assd", "masd", "nsd", "ahd", "bahd"]
 SYMMETRIC = ["dice", "iou", "hd", "hd95", "hd95:pooled=true", "assd", "masd", "nsd", "ahd"]
@@ -297,6 +299,96 @@ def test_nsd_at_an_exact_tie_does_not_depend_on_the_method():
     pred, gt, spacing = _tie_case()
     for method in ("kdtree", "auto"):
         assert nsd(pred, gt, spacing, tolerance_mm=1.6, distance_method=method) == 1.0, method
+
+
+def test_nsd_at_an_anisotropic_diagonal_tie_is_exact_for_every_method():
+    """One voxel at (1,1,1) vs (2,2,2), spacing (0.8, 0.8, 2.5): the distance is exactly the tolerance computed
+    the way scipy's EDT computes it, so every method must count both surface voxels as within."""
+    pred = np.zeros((5, 5, 5), bool)
+    gt = np.zeros((5, 5, 5), bool)
+    pred[1, 1, 1] = True
+    gt[2, 2, 2] = True
+    spacing = (0.8, 0.8, 2.5)
+    tolerance = math.sqrt(0.8**2 + 0.8**2 + 2.5**2)
+    for method in ("edt", "kdtree", "auto"):
+        got = compute_metrics(pred, gt, [f"nsd:tolerance_mm={tolerance!r}", "hd"], spacing, distance_method=method)
+        assert list(got.values.values()) == [1.0, tolerance], method
+
+
+_ANISOTROPIC = {3: [(0.8, 0.8, 2.5), (1.0, 1.0, 3.0), (0.7, 0.9, 1.3), (0.5, 1.5, 1.5), (2.5, 0.8, 0.8)],
+                2: [(0.8, 2.5), (0.7, 1.1), (1.0, 3.0), (2.5, 0.8)]}
+_GEOMETRY_METRICS = ["hd", "hd95", "hd95:pooled=true", "assd", "masd", "ahd", "bahd"]
+
+
+def _random_anisotropic_case(seed: int):
+    """Random 2-D (odd seeds) or 3-D masks, sparse enough for distances of several voxels, with a listed
+    anisotropic spacing (some with two equal axes, where lattice ties like 1²+7² = 5²+5² occur) or a random one."""
+    rng = np.random.default_rng(seed)
+    ndim = 2 if seed % 2 else 3
+    shape = tuple(int(n) for n in rng.integers(6, 20 if ndim == 2 else 11, ndim))
+    if rng.random() < 0.6:
+        spacing = _ANISOTROPIC[ndim][rng.integers(len(_ANISOTROPIC[ndim]))]
+    else:
+        spacing = tuple(float(s) for s in np.round(rng.uniform(0.3, 3.0, ndim), 3))
+    density = rng.uniform(0.01, 0.2)
+    pred, gt = rng.random(shape) < density, rng.random(shape) < density
+    pred.flat[rng.integers(pred.size)] = gt.flat[rng.integers(gt.size)] = True
+    return pred, gt, spacing, rng
+
+
+def _tied_queries(queries: np.ndarray, targets: np.ndarray, spacing) -> np.ndarray:
+    """Queries with two or more nearest targets at exactly the same real distance (exact rational arithmetic on
+    the binary spacing values): there the two paths may pick different nearest voxels, whose float distances can
+    differ by rounding."""
+    s2 = [Fraction(s) ** 2 for s in spacing]
+    tied = np.zeros(len(queries), bool)
+    for i, q in enumerate(queries):
+        sq = [sum(int(d) ** 2 * w for d, w in zip(t - q, s2)) for t in targets]
+        best = min(sq)
+        tied[i] = sum(v == best for v in sq) > 1
+    return tied
+
+
+def _ulps_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a - b) / np.spacing(np.maximum(np.abs(a), np.abs(b)))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_kdtree_and_edt_paths_are_bit_identical(seed):
+    pred, gt, spacing, rng = _random_anisotropic_case(seed)
+    edt, kd = CaseGeometry(pred, gt, spacing, "edt"), CaseGeometry(pred, gt, spacing, "kdtree")
+    pts = edt.points
+    # Per voxel: the EDT's own field against the k-d tree's recomputed distance, in all four directions.
+    directions = [(pts.pred_surface, pts.gt_surface, "_to_gt"), (pts.gt_surface, pts.pred_surface, "_to_pred"),
+                  (pts.pred_only, pts.gt_surface, "_to_gt"), (pts.gt_only, pts.pred_surface, "_to_pred")]
+    tied_values = []
+    for queries, targets, field in directions:
+        a, b = getattr(edt, field).at(queries), getattr(kd, field).at(queries)
+        tied = _tied_queries(queries, targets, spacing) if np.any(a != b) else np.zeros(len(queries), bool)
+        # Only a genuine tie may differ, and then by rounding alone (one ulp); everything else bit for bit.
+        np.testing.assert_array_equal(a[~tied], b[~tied])
+        assert np.all(_ulps_apart(a[tied], b[tied]) <= 1)
+        tied_values += [a[tied & (a != b)], b[tied & (a != b)]]
+    tied_values = np.concatenate(tied_values)
+    # Tolerances exactly at distances the case holds, plus a few other voxel offsets, computed by scipy itself.
+    pooled = np.concatenate([edt.pred_to_gt_surface, edt.gt_to_pred_surface])
+    tolerances = list(rng.choice(pooled, size=4))
+    for offset in rng.integers(0, 4, (3, len(spacing))):
+        one = np.ones(tuple(offset + 1), bool)
+        one[(0,) * len(spacing)] = False
+        tolerances.append(distance_transform_edt(one, sampling=spacing)[tuple(offset)])
+    nsd_keys = [parse_metric(f"nsd:tolerance_mm={float(t)!r}").key for t in tolerances]
+    a = values(pred, gt, spacing, _GEOMETRY_METRICS + nsd_keys, distance_method="edt")
+    for method in ("kdtree", "auto"):
+        b = values(pred, gt, spacing, _GEOMETRY_METRICS + nsd_keys, distance_method=method)
+        if tied_values.size == 0:
+            assert b == a, method
+            continue
+        for key in _GEOMETRY_METRICS:  # one-ulp differences at tied voxels, carried through a max/mean/percentile
+            assert b[key] == pytest.approx(a[key], rel=1e-15, abs=0), (method, key)
+        for key, t in zip(nsd_keys, tolerances):  # a tolerance at a tied value may fall on either side
+            if not np.any(np.abs(tied_values - t) <= np.spacing(t)):
+                assert b[key] == a[key], (method, key)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -162,7 +162,37 @@ def test_pickled_object_is_refused_not_executed(tmp_path):
     with pytest.raises(InputError, match="refused for safety") as info:
         load_state_dict(path)
     assert "_touch" in str(info.value) and "weights_only=False" in str(info.value)
+    assert "torch.save(ckpt['model'], 'weights.pth')" in str(info.value)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_refused_micro_sam_checkpoint_gets_the_micro_sam_hint(tmp_path, legacy):
+    marker = tmp_path / "marker.txt"
+    path = tmp_path / "medicosam_training.pt"
+    state = {f"sam.{k}": v for k, v in build_tiny_sam().state_dict().items()}
+    torch.save({"model_state": state, "decoder_state": {}, "optimizer_state": _Evil(str(marker)), "iteration": 3},
+               path, _use_new_zipfile_serialization=not legacy)
+    with pytest.raises(InputError, match="refused for safety") as info:
+        load_state_dict(path)
+    text = str(info.value)
+    assert "micro-sam / MedicoSAM training checkpoint" in text
+    assert "from micro_sam.util import export_custom_sam_model" in text
+    assert "torch.save(ckpt['model_state'], 'weights.pth')" in text and "ckpt['model']" not in text
+    assert not marker.exists()
+
+
+def test_refusal_hint_names_the_wrapper_key_present(tmp_path):
+    path = tmp_path / "lightning_like.ckpt"
+    torch.save({"state_dict": build_tiny_sam().state_dict(), "hyper_parameters": _Evil(str(tmp_path / "m"))}, path)
+    with pytest.raises(InputError, match=r"torch.save\(ckpt\['state_dict'\], 'weights.pth'\) — and pass") as info:
+        load_state_dict(path)
+    assert "micro_sam" not in str(info.value)
+    path = tmp_path / "no_known_key.pth"
+    torch.save({"weights_v2": build_tiny_sam().state_dict(), "extra": _Evil(str(tmp_path / "m"))}, path)
+    with pytest.raises(InputError, match="whichever key holds the weights"):
+        load_state_dict(path)
+    assert not (tmp_path / "m").exists()
 
 
 def test_unreadable_checkpoints(tmp_path):
@@ -414,8 +444,12 @@ def test_preprocessing_as_data():
         Preprocessing("medsam", pixel_mean=(1, 2, 3))
     with pytest.raises(ConfigError, match=r"preprocessing\.size: unknown field"):
         Preprocessing.from_spec({"kind": "sam", "size": 3})
-    with pytest.raises(ConfigError, match="resize_backend"):
-        Preprocessing("sam", resize_backend="torch")
+    with pytest.raises(ConfigError, match="resize_backend: kind 'sam' takes one of auto, torch, pil"):
+        Preprocessing("sam", resize_backend="skimage")
+    with pytest.raises(ConfigError, match="resize_backend: kind 'litemedsam' has no choice"):
+        Preprocessing("litemedsam", resize_backend="torch")
+    assert Preprocessing("sam", resize_backend="pil").to_dict()["resize_backend"] == "pil"
+    assert "resize_backend" not in Preprocessing("sam").to_dict()  # default stays out of recorded dicts
 
 
 # ----------------------------------------------------------------------------------------------- specs

@@ -144,8 +144,8 @@ def test_shared_scene_and_label_ids():
 
 def test_slice_axis_mirrors_the_real_layout():
     assert {t.name: t.slice_axis for t in PHANTOM_TASKS.values() if t.slice_axis not in (2, None)} == {
-        "phantom_kits_kidney_tumour": 0, "phantom_freesurfer_lateral_ventricles": 1,
-        "phantom_freesurfer_hippocampus": 1, "phantom_freesurfer_thalamus": 1}
+        "phantom_kits_kidney_tumour": 0, "phantom_fcon1000_lateral_ventricles": 1,
+        "phantom_fcon1000_hippocampus": 1, "phantom_fcon1000_thalamus": 1}
     kits = generate_case("phantom_kits_kidney_tumour", 0)
     assert kits.image.shape == (24, 64, 64) and kits.spacing == (5.0, 2.5, 2.5)
     image, label, _ = render_scene("kits", 0)

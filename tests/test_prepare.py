@@ -14,8 +14,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from medmix.data.prepare import (CONVERTERS, parse_options, prepare_brats2021, prepare_dataset, prepare_flare22,
-                                 prepare_freesurfer, prepare_generic_pairs, prepare_kits, prepare_lits,
+from medmix.data.prepare import (CONVERTERS, parse_options, prepare_brats2021, prepare_dataset, prepare_dofe_fundus,
+                                 prepare_flare22, prepare_freesurfer, prepare_generic_pairs, prepare_kits, prepare_lits,
                                  prepare_msd_task02, prepare_msd_task05, prepare_msd_task06, prepare_msd_task07,
                                  prepare_nasalseg, prepare_promise12, prepare_rat, prepare_refuge, prepare_topcow,
                                  read_metaimage, read_nrrd)
@@ -138,7 +138,7 @@ def write_nrrd(path: Path, xyz: np.ndarray, *, directions, origin, space="left-p
 def test_registry_names_and_unknown_name():
     assert set(CONVERTERS.names()) == {
         "flare22", "promise12", "msd_task02", "msd_task05", "msd_task06", "msd_task07", "brats2021", "kits", "lits",
-        "topcow", "nasalseg", "refuge", "freesurfer", "rat", "generic_pairs",
+        "topcow", "nasalseg", "refuge", "dofe_fundus", "freesurfer", "rat", "generic_pairs",
     }
     for name in CONVERTERS.names():
         fn = CONVERTERS.get(name)
@@ -413,33 +413,80 @@ def test_msd_wrong_task_is_named(tmp_path):
 # BraTS 2021
 
 
-def test_brats2021_sequences_and_labels(tmp_path):
-    src, dst = tmp_path / "dl" / "RSNA_ASNR_MICCAI_BraTS2021_TrainingData_16July2021", tmp_path / "root"
+SEQUENCES = ("flair", "t1", "t1ce", "t2")
+
+
+def build_brats(src: Path, ids=(0, 2, 5), skip: dict | None = None) -> dict:
+    """Case folders of four sequences + seg (float, as released); `skip` = {case number: sequence left out}."""
     vols = {}
-    for n in (0, 2, 5):
+    for n in ids:
         cid = f"BraTS2021_{n:05d}"
-        for k, seq in enumerate(("flair", "t1", "t1ce", "t2")):
+        for k, seq in enumerate(SEQUENCES):
+            if (skip or {}).get(n) == seq:
+                continue
             vols[cid, seq] = ramp(seed=100 * k + n)
             save_nii(src / cid / f"{cid}_{seq}.nii.gz", vols[cid, seq])
         save_nii(src / cid / f"{cid}_seg.nii.gz", label_map([1, 2, 4]).astype(np.float32))
+    return vols
+
+
+def test_brats2021_all_sequences_as_channels(tmp_path):
+    src, dst = tmp_path / "dl" / "RSNA_ASNR_MICCAI_BraTS2021_TrainingData_16July2021", tmp_path / "root"
+    vols = build_brats(src, ids=(0, 2, 5, 7), skip={7: "t1ce"})
     save_nii(src / "BraTS2021_00009" / "BraTS2021_00009_flair.nii.gz", ramp())  # validation case, no seg
+    build_brats(src, ids=(11,))
+    save_nii(src / "BraTS2021_00011" / "BraTS2021_00011_t2.nii.gz", ramp((8, 8, 5)))  # off the seg's grid
+    # Channel order = a sorted glob of the case folder's sequence files (what MedSAMix's channel ids follow).
+    names = sorted(p.name for p in (src / "BraTS2021_00000").glob("*.nii.gz") if "_seg" not in p.name)
+    assert [n[len("BraTS2021_00000_"):-len(".nii.gz")] for n in names] == list(SEQUENCES)
+
     report = prepare_brats2021(tmp_path / "dl", dst)
     assert report.written == ["BraTS2021_00000", "BraTS2021_00002", "BraTS2021_00005"]
+    assert sorted(report.failed) == ["BraTS2021_00007", "BraTS2021_00011"]
+    assert "missing BraTS2021_00007_t1ce.nii.gz" in report.failed["BraTS2021_00007"]
+    assert "BraTS2021_00011_t2.nii.gz has shape (8, 8, 5)" in report.failed["BraTS2021_00011"]
     assert any("without a _seg file" in w for w in report.warnings)
-    img, lab, _, _ = load_out(dst, "brats2021", "BraTS2021_00002")
-    assert np.array_equal(img, vols["BraTS2021_00002", "flair"])
-    assert set(np.unique(lab)) == {0, 1, 2, 4} and lab.dtype == np.uint8
+    img, lab, nimg, nlab = load_out(dst, "brats2021", "BraTS2021_00002")
+    assert img.shape == (*SHAPE, 4) and img.dtype == np.int16
+    for k, seq in enumerate(SEQUENCES):
+        assert np.array_equal(img[..., k], vols["BraTS2021_00002", seq]), seq
+    assert lab.shape == SHAPE and set(np.unique(lab)) == {0, 1, 2, 4} and lab.dtype == np.uint8
+    assert np.allclose(nimg.affine, AFFINE) and np.allclose(nlab.affine, AFFINE)
     m = meta(dst, "brats2021")
+    assert m["channels"] == "multi" and m["channel_names"] == ["flair", "t1", "t1ce", "t2"]
+    assert m["modality"] == "MRI (FLAIR, T1, T1ce, T2)" and m["prepare_options"] == {"modality": "all"}
+    assert m["cases"] == ["BraTS2021_00000", "BraTS2021_00002", "BraTS2021_00005"]
+    assert m["case_info"]["BraTS2021_00002"] == {"shape": [8, 8, 4, 4], "spacing_mm": [0.8, 0.8, 2.5],
+                                                 "axcodes": "LPS", "axial_axis": 2}
+    assert m["case_sources"]["BraTS2021_00002"]["t1ce"].endswith("BraTS2021_00002/BraTS2021_00002_t1ce.nii.gz")
     assert m["labels"] == {"1": "necrotic tumour core (NCR)", "2": "peritumoral edema (ED)",
                            "4": "enhancing tumour (ET)"}
-    assert m["suggested_targets"]["whole_tumour"] == [1, 2, 4] and m["modality"] == "MRI (FLAIR)"
+    assert m["suggested_targets"]["whole_tumour"] == [1, 2, 4]
     check_rerun_is_idempotent(prepare_brats2021, tmp_path / "dl", dst, "brats2021")
-    prepare_brats2021(tmp_path / "dl", tmp_path / "root_t1ce", modality="T1CE")
-    img, _, _, _ = load_out(tmp_path / "root_t1ce", "brats2021", "BraTS2021_00005")
-    assert np.array_equal(img, vols["BraTS2021_00005", "t1ce"])
-    with pytest.raises(InputError, match="flair, t1, t1ce, t2"):
-        prepare_brats2021(tmp_path / "dl", dst, modality="dwi")
+    with pytest.raises(InputError, match="prepared with options"):  # one folder never mixes two conversions
+        prepare_brats2021(tmp_path / "dl", dst, modality="flair")
     check_layout_error(prepare_brats2021, tmp_path, "BraTS2021_00000_flair.nii.gz", "BraTS2021_00000_seg.nii.gz")
+
+
+def test_brats2021_single_sequence_stays_3d(tmp_path):
+    src, dst = tmp_path / "dl" / "RSNA_ASNR_MICCAI_BraTS2021_TrainingData_16July2021", tmp_path / "root"
+    vols = build_brats(src, ids=(0, 2, 5), skip={5: "t1ce"})
+    report = prepare_brats2021(tmp_path / "dl", dst, modality="flair")
+    assert report.written == ["BraTS2021_00000", "BraTS2021_00002", "BraTS2021_00005"] and report.ok
+    img, lab, _, _ = load_out(dst, "brats2021", "BraTS2021_00002")
+    assert img.shape == SHAPE and np.array_equal(img, vols["BraTS2021_00002", "flair"])
+    assert set(np.unique(lab)) == {0, 1, 2, 4} and lab.dtype == np.uint8
+    m = meta(dst, "brats2021")
+    assert m["channels"] == "grey" and "channel_names" not in m and m["modality"] == "MRI (FLAIR)"
+    assert m["case_info"]["BraTS2021_00002"]["shape"] == [8, 8, 4]
+    report = prepare_brats2021(tmp_path / "dl", tmp_path / "root_t1ce", modality="T1CE")
+    assert report.written == ["BraTS2021_00000", "BraTS2021_00002"]  # 00005 has no t1ce: not paired
+    assert any("without a label" in w or "without an image" in w for w in report.warnings)
+    img, _, _, _ = load_out(tmp_path / "root_t1ce", "brats2021", "BraTS2021_00002")
+    assert np.array_equal(img, vols["BraTS2021_00002", "t1ce"])
+    assert meta(tmp_path / "root_t1ce", "brats2021")["modality"] == "MRI (T1ce)"
+    with pytest.raises(InputError, match="all .*flair, t1, t1ce, t2"):
+        prepare_brats2021(tmp_path / "dl", dst, modality="dwi")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -571,8 +618,11 @@ def test_nasalseg_nrrd_release(tmp_path):
     assert img[3, 2, 1] == 321 + 12 and lab[2, 2, 2] == 3 and lab[4, 0, 1] == 5
     assert np.allclose(nimg.affine, [[-0.586, 0, 0, 40], [0, -0.586, 0, 60], [0, 0, 1.5, 10], [0, 0, 0, 1]])
     m = meta(dst, "nasalseg")
-    assert m["labels"] == {"1": "left nasal cavity", "2": "right nasal cavity", "3": "nasopharynx",
-                           "4": "left maxillary sinus", "5": "right maxillary sinus"}
+    # Grouping as MedSAMix's NasalSeg_1_2 / _3_4 / _5 tasks; right/left as scripts reading the real files give.
+    assert m["labels"] == {"1": "right maxillary sinus", "2": "left maxillary sinus", "3": "right nasal cavity",
+                           "4": "left nasal cavity", "5": "nasopharynx"}
+    assert m["suggested_targets"] == {"maxillary_sinuses": [1, 2], "nasal_cavities": [3, 4], "nasopharynx": [5]}
+    assert any("MedSAMix" in n and "check one case visually" in n for n in m["notes"])
     check_rerun_is_idempotent(prepare_nasalseg, tmp_path / "dl", dst, "nasalseg")
     check_layout_error(prepare_nasalseg, tmp_path, "P001_img.nrrd", "P001_seg.nrrd")
 
@@ -672,6 +722,171 @@ def test_freesurfer_subjects_mgz(tmp_path):
     assert meta(tmp_path / "kept", "freesurfer")["labels"] == {"4": "Left-Lateral-Ventricle",
                                                                "43": "Right-Lateral-Ventricle"}
     check_layout_error(prepare_freesurfer, tmp_path, "mri/", "orig.mgz", "aseg.mgz")
+
+
+def test_freesurfer_fcon1000_processed_and_raw_side_by_side(tmp_path):
+    """image=norm (aseg as is) and image=rawavg (aseg resampled onto the native grid) in two dataset folders."""
+    src, dst = tmp_path / "subjects", tmp_path / "root"
+    # Conformed grid: 10³ 1 mm LIA, voxel (i, j, k) at world (5 − i, k − 5, 5 − j).
+    lia = np.array([[-1.0, 0, 0, 5], [0, 0, 1, -5], [0, -1, 0, 5], [0, 0, 0, 1]])
+    i, j, k = np.meshgrid(np.arange(10), np.arange(10), np.arange(10), indexing="ij")
+    aseg = (1 + 100 * i + 10 * j + k).astype(np.int32)  # every voxel its own id: the id names the voxel
+    aseg[0, 0, 0] = 0
+    # Native grid: RAS, 1.5 × 1.25 × 2 mm, 9 × 11 × 7; it sticks out of the conformed box on every side, and no
+    # voxel centre falls on a half-voxel of the conformed grid (no ties).
+    raw_affine = np.array([[1.5, 0, 0, -6.3], [0, 1.25, 0, -6.2], [0, 0, 2.0, -7.1], [0, 0, 0, 1]])
+    rawavg = ramp((9, 11, 7), seed=1).astype(np.float32)
+    for subj in ("sub01", "sub02"):
+        save_mgz(src / subj / "mri" / "norm.mgz", ramp((10, 10, 10), seed=2, dtype=np.uint8), lia)
+        save_mgz(src / subj / "mri" / "rawavg.mgz", rawavg, raw_affine)
+        save_mgz(src / subj / "mri" / "aseg.mgz", aseg, lia)
+    cli = {"norm": ["image=norm", "dataset_id=fcon1000_freesurfer"],
+           "rawavg": ["image=rawavg", "dataset_id=fcon1000_freesurfer_raw"]}
+    processed = prepare_dataset("freesurfer", src, dst, **parse_options("freesurfer", cli["norm"]))
+    raw = prepare_dataset("freesurfer", src, dst, **parse_options("freesurfer", cli["rawavg"]))
+    assert processed.dataset == "fcon1000_freesurfer" and raw.dataset == "fcon1000_freesurfer_raw"
+    assert processed.written == raw.written == ["sub01", "sub02"] and processed.ok and raw.ok
+
+    _, lab, _, _ = load_out(dst, "fcon1000_freesurfer", "sub01")
+    assert np.array_equal(lab, aseg)
+    img, lab, nimg, nlab = load_out(dst, "fcon1000_freesurfer_raw", "sub02")
+    assert img.shape == lab.shape == (9, 11, 7) and np.array_equal(img, rawavg)
+    assert np.allclose(nimg.affine, raw_affine) and np.allclose(nlab.affine, raw_affine)
+    assert lab.dtype == np.uint16 and set(np.unique(lab)) <= set(np.unique(aseg))  # exact ids, no blends
+    # By hand: rawavg voxel (4, 5, 3) lies at world (−0.3, 0.05, −1.1) → conformed (5.3, 6.1, 5.05) → (5, 6, 5).
+    assert lab[4, 5, 3] == 1 + 500 + 60 + 5
+    # rawavg (7, 2, 6) at world (4.2, −3.7, 4.9) → conformed (0.8, 0.1, 1.3) → (1, 0, 1).
+    assert lab[7, 2, 6] == 1 + 100 + 0 + 1
+    # Outside the conformed box [−4.5, 5.5] in x: rawavg x-index 0 (world −6.3) and 8 (world 5.7) are background.
+    assert not lab[0].any() and not lab[8].any()
+    # Every voxel against the affines (nearest conformed voxel centre, 0 outside).
+    vox = np.stack(np.meshgrid(*map(np.arange, (9, 11, 7)), indexing="ij"), -1).reshape(-1, 3)
+    world = vox @ raw_affine[:3, :3].T + raw_affine[:3, 3]
+    src_vox = np.rint((world - lia[:3, 3]) @ np.linalg.inv(lia[:3, :3]).T).astype(int)
+    inside = np.all((src_vox >= 0) & (src_vox < 10), axis=1)
+    expected = np.zeros(len(vox), np.int64)
+    expected[inside] = aseg[tuple(src_vox[inside].T)]
+    assert np.array_equal(lab.reshape(-1), expected)
+    assert any("aseg ids" in w and "cover no rawavg voxel centre" in w for w in raw.warnings)  # 2 mm vs 1 mm
+
+    m_raw, m_proc = meta(dst, "fcon1000_freesurfer_raw"), meta(dst, "fcon1000_freesurfer")
+    assert m_raw["prepare_options"] == {"image": "rawavg", "keep_labels": None}
+    assert m_proc["prepare_options"] == {"image": "norm", "keep_labels": None}
+    assert m_raw["case_info"]["sub01"] == {"shape": [9, 11, 7], "spacing_mm": [1.5, 1.25, 2.0], "axcodes": "RAS",
+                                           "axial_axis": 2}
+    assert m_proc["case_info"]["sub01"]["axcodes"] == "LIA"
+    assert any("resampled" in n for n in m_raw["notes"]) and m_raw["case_sources"]["sub01"]["image"].endswith(
+        "mri/rawavg.mgz")
+    check_rerun_is_idempotent(prepare_freesurfer, src, dst, "fcon1000_freesurfer_raw", image="rawavg",
+                              dataset_id="fcon1000_freesurfer_raw")
+    with pytest.raises(InputError, match="prepared with options"):
+        prepare_freesurfer(src, dst, image="norm", dataset_id="fcon1000_freesurfer_raw")
+    with pytest.raises(InputError, match="rawavg"):
+        prepare_freesurfer(src, dst, image="raw")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# DoFE fundus crops (2D RGB, four domains)
+
+
+def dofe_red(h=12, w=16) -> np.ndarray:
+    red = np.full((h, w), 255, np.uint8)
+    red[2:9, 3:12] = 128  # disc rim
+    red[4:7, 5:9] = 0  # cup
+    return red
+
+
+def dofe_expected(red: np.ndarray) -> np.ndarray:
+    lab = np.zeros(red.shape, np.uint8)
+    lab[red == 128] = 1
+    lab[red == 0] = 2
+    return lab
+
+
+def test_dofe_fundus_domains_red_channel_splits_and_sort_warning(tmp_path):
+    from PIL import Image
+
+    fundus, dst = tmp_path / "dl" / "Fundus", tmp_path / "root"
+    rng = np.random.default_rng(3)
+
+    def put(rel: str, image: Image.Image, mask: Image.Image | None) -> None:
+        for kind, pic in (("image", image), ("mask", mask)):
+            if pic is not None:
+                path = fundus / rel.replace("/ROIs/", f"/ROIs/{kind}/")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                pic.save(path)
+
+    def rgb_image() -> np.ndarray:
+        return rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8)
+
+    def rgb_mask(red: np.ndarray) -> Image.Image:  # green/blue carry noise: only red may count
+        return Image.fromarray(np.dstack([red, rng.integers(0, 256, red.shape, dtype=np.uint8),
+                                          rng.integers(0, 256, red.shape, dtype=np.uint8)]))
+
+    odd = dofe_red()
+    odd[0, 0], odd[0, 1], odd[0, 2], odd[5, 6] = 127, 129, 1, 2  # near misses → background (exact equality)
+    images = {"domain1_train_gdrishtiGS_002": rgb_image(), "domain2_train_G-1-L": rgb_image(),
+              "domain2_test_N-2-L": rgb_image()}
+    grey = rng.integers(0, 256, size=(12, 16), dtype=np.uint8)
+    rgba = rng.integers(0, 256, size=(12, 16, 4), dtype=np.uint8)
+    put("Domain1/train/ROIs/gdrishtiGS_002.png", Image.fromarray(images["domain1_train_gdrishtiGS_002"]),
+        rgb_mask(odd))
+    put("Domain1/train/ROIs/ndrishtiGS_010.png", Image.fromarray(grey), Image.fromarray(dofe_red()))  # grey mask
+    put("Domain1/test/ROIs/gdrishtiGS_001.png", Image.fromarray(rgb_image()),
+        Image.fromarray(np.full((12, 16), 255, np.uint8)))  # no disc at all
+    put("Domain1/test/ROIs/gdrishtiGS_003.png", Image.fromarray(rgb_image()), None)  # image without a mask
+    put("Domain2/train/ROIs/G-1-L.png", Image.fromarray(images["domain2_train_G-1-L"]),
+        Image.fromarray(dofe_red()).convert("P"))  # palette mask
+    put("Domain2/train/ROIs/S-3-L.png", Image.fromarray(rgb_image()),
+        Image.fromarray(dofe_red().astype(np.uint16) * 257))  # 16-bit mask: refused
+    put("Domain2/test/ROIs/N-2.png", Image.fromarray(rgba, "RGBA"), rgb_mask(dofe_red()))
+    put("Domain2/test/ROIs/N-2-L.png", Image.fromarray(images["domain2_test_N-2-L"]), rgb_mask(dofe_red()))
+    (fundus / "Domain2" / "test" / "ROIs" / "image" / "._N-2.png").write_bytes(b"junk")  # macOS fork
+
+    report = prepare_dofe_fundus(tmp_path / "dl", dst)  # the parent of Fundus/
+    assert report.written == ["domain1_test_gdrishtiGS_001", "domain1_train_gdrishtiGS_002",
+                              "domain1_train_ndrishtiGS_010", "domain2_test_N-2", "domain2_test_N-2-L",
+                              "domain2_train_G-1-L"]
+    assert list(report.failed) == ["domain2_train_S-3-L"] and "not 8-bit" in report.failed["domain2_train_S-3-L"]
+    for cid, rgb in images.items():  # RGB round trip (PNG is lossless)
+        img, _, nimg, _ = load_out(dst, "dofe_fundus", cid)
+        assert img.shape == (12, 16, 3) and img.dtype == np.uint8 and np.array_equal(img, rgb), cid
+        assert np.allclose(nimg.affine, np.eye(4))
+    assert np.array_equal(load_out(dst, "dofe_fundus", "domain1_train_ndrishtiGS_010")[0], np.dstack([grey] * 3))
+    assert np.array_equal(load_out(dst, "dofe_fundus", "domain2_test_N-2")[0], rgba[..., :3])  # alpha dropped
+    _, lab, _, _ = load_out(dst, "dofe_fundus", "domain1_train_gdrishtiGS_002")
+    assert lab.dtype == np.uint8 and np.array_equal(lab, dofe_expected(odd))
+    assert lab[0, 0] == lab[0, 1] == lab[0, 2] == lab[5, 6] == 0 and lab[5, 5] == 2 and lab[3, 4] == 1
+    for cid in ("domain1_train_ndrishtiGS_010", "domain2_train_G-1-L", "domain2_test_N-2-L"):
+        assert np.array_equal(load_out(dst, "dofe_fundus", cid)[1], dofe_expected(dofe_red())), cid
+    assert not load_out(dst, "dofe_fundus", "domain1_test_gdrishtiGS_001")[1].any()
+
+    w = report.warnings
+    assert any("gdrishtiGS_002" in x and "red values other than 0/128/255 (1, 2, 127, 129)" in x for x in w)
+    assert any("domain1_test_gdrishtiGS_001" in x and "no disc pixel" in x for x in w)
+    assert any("1 ROIs/image PNGs without a label" in x for x in w)
+    sort = [x for x in w if "sort differently from their file names" in x]
+    assert len(sort) == 1 and sort[0].startswith("domain2 test") and "'N-2-L.png' sorts before 'N-2.png'" in sort[0]
+
+    m = meta(dst, "dofe_fundus")
+    assert m["channels"] == "rgb" and m["modality"] == "fundus photography" and m["converter"] == "dofe_fundus"
+    assert m["labels"] == {"1": "optic disc rim (disc = labels 1+2)", "2": "optic cup"}
+    assert m["suggested_targets"] == {"optic_disc": [1, 2], "optic_cup": [2]}
+    assert m["splits"] == {
+        "domain1": {"calibration": ["domain1_train_gdrishtiGS_002", "domain1_train_ndrishtiGS_010"],
+                    "test": ["domain1_test_gdrishtiGS_001"]},
+        "domain2": {"calibration": ["domain2_train_G-1-L"], "test": ["domain2_test_N-2", "domain2_test_N-2-L"]},
+    }  # the failed S-3-L is in no split
+    assert m["original_files"]["domain2_test_N-2-L"] == "Domain2/test/ROIs/image/N-2-L.png"
+    assert set(m["original_files"]) == set(m["cases"])
+    assert m["case_info"]["domain2_test_N-2"] == {"shape": [12, 16, 3], "spacing_mm": [1.0, 1.0]}
+    check_rerun_is_idempotent(prepare_dofe_fundus, fundus, dst, "dofe_fundus")  # --src = Fundus/ itself
+    assert meta(dst, "dofe_fundus")["splits"] == m["splits"]
+    check_layout_error(prepare_dofe_fundus, tmp_path, "Domain1/", "ROIs/", "gdrishtiGS_002.png", "red channel")
+    (tmp_path / "flat" / "image").mkdir(parents=True)
+    Image.fromarray(rgb_image()).save(tmp_path / "flat" / "image" / "a.png")  # not the DoFE tree
+    with pytest.raises(InputError, match=r"found no Domain\*/\{train,test\}/ROIs/image"):
+        prepare_dofe_fundus(tmp_path / "flat", tmp_path / "out_flat")
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -34,6 +34,10 @@ def evaluate(
         "--metric", "-m", help="Override the cards' metrics (repeatable).", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for jittered prompts (default: each card's own).",
                                                 show_default=False)] = None,
+    protocol: Annotated[Optional[str], typer.Option(
+        "--protocol", metavar="NAME[:drop_last_volume=true]",
+        help="medmix (each card and model as configured) or medsamix (MedSAMix's released evaluation, exactly); "
+             "default: the suite's (medmix).", show_default=False)] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: cuda when available).",
                                                   show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Slices per encoder batch.", show_default=False)] = None,
@@ -56,11 +60,13 @@ def evaluate(
         config = EvaluationConfig(
             suite=suite, out_dir=str(out), model=model_spec, predictions=str(predictions) if predictions else None,
             prediction_labels=prediction_label or None, split=split, data_root=str(data_root) if data_root else None,
-            tasks=task or None, metrics=metric or None, seed=seed, device=device, batch_size=batch_size,
-            max_cases=max_cases, save_predictions=save_predictions, overwrite=overwrite,
+            tasks=task or None, metrics=metric or None, seed=seed, protocol=protocol, device=device,
+            batch_size=batch_size, max_cases=max_cases, save_predictions=save_predictions, overwrite=overwrite,
         )
         result = run_evaluation(config, progress=True)
         print_summary(result.summary)
+        if result.summary.get("protocol_note"):
+            make_console().print(f"note: {result.summary['protocol_note']}")
         make_console().print(f"wrote {out}/cases.csv, cases.parquet, summary.json, config.resolved.yaml, "
                              "provenance.json")
 
@@ -81,7 +87,9 @@ def _model_spec(model: Optional[str]):
 def print_summary(summary: dict) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{summary.get('suite')} · {summary.get('split')} split", title_justify="left")
+    protocol = (summary.get("protocol") or {}).get("name", "medmix")
+    table = Table(title=f"{summary.get('suite')} · {summary.get('split')} split · protocol {protocol}",
+                  title_justify="left")
     for col in ("task", "cases", "Dice (slices)", "Dice (3D)", "HD95 mm", "bAHD mm", "staging acc."):
         table.add_column(col, justify="left" if col == "task" else "right")
     for name, task in summary["tasks"].items():
@@ -121,6 +129,39 @@ def suites_list(
         console = make_console()
         for name, tasks in suites.items():
             console.print(f"{name} ({len(tasks)} tasks): {', '.join(tasks)}")
+
+
+@suites_app.command("show")
+def suites_show(
+    name: Annotated[str, typer.Argument(help="Suite name (see `medmix suites list`) or a suite YAML file.",
+                                        show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+    verbose: VerboseOpt = False,
+    plugin: PluginOpt = None,
+) -> None:
+    """Show a suite's tasks: data, target labels and where each task comes from (provenance)."""
+    with command_context(plugin, verbose):
+        from medmix.evaluation.suites import load_suite, suite_table
+
+        suite = load_suite(name)
+        rows = suite_table(suite)
+        if as_json:
+            typer.echo(json.dumps({"suite": suite.name, "protocol": suite.protocol.to_dict(), "tasks": rows},
+                                  indent=2))
+            return
+        from rich.table import Table
+
+        table = Table(title=f"{suite.name} ({len(rows)} tasks) · default protocol {suite.protocol.label()}",
+                      title_justify="left")
+        for column in ("#", "task", "data", "labels", "provenance"):
+            table.add_column(column, overflow="fold")
+        for i, row in enumerate(rows, 1):
+            table.add_row(str(i), row["task"], row["data"], row["labels"], row["provenance"])
+        console = make_console()
+        console.print(table)
+        for i, row in enumerate(rows, 1):
+            if row["note"]:
+                console.print(f"{i}. {row['task']}: {row['note']}")
 
 
 @data_app.command("prepare")

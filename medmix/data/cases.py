@@ -16,6 +16,8 @@ class Case:
         axis of size 3 holds RGB channels when `channels == "rgb"` (fundus).
     label: integer label map on the same grid (without the channel axis).
     spacing: mm per spatial array axis. affine: 4×4 voxel→world matrix when the source had one.
+    slice_axis: the array axis 2D slices are cut across (None for 2D images); set by `medmix.data.sources.load_case`
+        from the card.
     """
 
     task: str
@@ -26,6 +28,7 @@ class Case:
     affine: np.ndarray | None = None
     channels: str = "grey"  # "grey" or "rgb"
     meta: dict[str, Any] = field(default_factory=dict)
+    slice_axis: int | None = None
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:

@@ -12,6 +12,10 @@ Kinds (a task card's `intensity` block, `IntensitySpec` here):
 - "none": pass-through for images already on a 0–255 scale (8-bit RGB fundus photographs): uint8 stays as is,
   a float image whose maximum is ≤ 1 is scaled by 255 (a [0, 1] export), anything else must already lie in
   [0, 255] or an `InputError` says to pick another kind.
+- "medsamix": MedSAMix's released pipeline (reference.md §3a), for every 3-D modality, CT included (no window):
+  in float64, clip at the 0.5th / 99.5th percentiles over all voxels (numpy "linear"), z-score (mean, population
+  SD), min–max to [0, 1] as (x − min) / (max − min + 1e-5), × 255 and truncate to an integer (the uint8 cast of
+  its slice loader). Values are the integers 0 … 254 (the 1e-5 keeps the maximum below 255), as float32.
 
 NaN voxels (rare, from broken conversions) are set to the lowest output value, 0.
 """
@@ -26,7 +30,7 @@ import numpy as np
 
 from medmix.errors import ConfigError, InputError
 
-INTENSITY_KINDS = ("ct_window", "percentile", "minmax", "none")
+INTENSITY_KINDS = ("ct_window", "percentile", "minmax", "none", "medsamix")
 PERCENTILE_SCOPES = ("nonzero", "all")
 
 
@@ -97,6 +101,8 @@ def apply_intensity(image, spec: IntensitySpec | Mapping | None) -> np.ndarray:
         raise InputError(f"image: expected a numeric array, got dtype {data.dtype}.")
     if spec.kind == "none":
         return _passthrough(data)
+    if spec.kind == "medsamix":
+        return medsamix_intensity(data)
     x = data.astype(np.float64, copy=False)
     if spec.kind == "ct_window":
         lo = spec.level - spec.width / 2.0
@@ -113,6 +119,24 @@ def apply_intensity(image, spec: IntensitySpec | Mapping | None) -> np.ndarray:
             return np.zeros(x.shape, dtype=np.float32)
         lo, hi = np.percentile(values, [spec.low, spec.high])
     return _stretch(x, float(lo), float(hi))
+
+
+def medsamix_intensity(volume) -> np.ndarray:
+    """MedSAMix's intensity pipeline on a whole volume (see the module docstring): float32 integers 0 … 254.
+
+    Reproduces its `clip_percentiles` → `z_score_normalization` → `min_max_normalize_with_clipping(clip=False)`
+    → `× 255` → `uint8` steps operation for operation, so the values are equal, not just close. A constant volume
+    (SD 0) gives NaN there; here it gives all zeros.
+    """
+    x = np.asarray(volume, dtype=np.float64)
+    low, high = np.percentile(x, 0.5), np.percentile(x, 99.5)
+    x = np.clip(x, low, high)
+    std = np.std(x)
+    if not std > 0:
+        return np.zeros(x.shape, dtype=np.float32)
+    x = (x - np.mean(x)) / std
+    x = (x - x.min()) / (x.max() - x.min() + 1e-5)
+    return np.trunc(x * 255).astype(np.float32)
 
 
 def _stretch(x: np.ndarray, lo: float, hi: float) -> np.ndarray:

@@ -1,13 +1,16 @@
 """The harness layout every prepared dataset is converted into (what `medmix data prepare` writes).
 
     ROOT/<dataset>/dataset.json          metadata (below)
-    ROOT/<dataset>/images/<case>.nii.gz  image: 3D volume, or 2D image (RGB as a trailing axis of 3)
+    ROOT/<dataset>/images/<case>.nii.gz  image: 3D volume, 2D image (RGB as a trailing axis of 3), or 3D volume
+                                         with named channels as a trailing axis (x, y, z, C)
     ROOT/<dataset>/labels/<case>.nii.gz  integer label map on the image grid (no channel axis)
 
-dataset.json: {"name", "modality", "channels": "grey"|"rgb", "labels": {"<id>": "<name>", ...},
+dataset.json: {"name", "modality", "channels": "grey"|"rgb"|"multi", "labels": {"<id>": "<name>", ...},
 "cases": ["<case>", ...] (sorted), "source": "<release the files came from>", "prepared_by": "medmix <version>",
-"format_version": 1}. Case ids are file stems without `.nii.gz`; the calibration/test split is taken on their
-sorted order, so converters keep the official case identifiers.
+"format_version": 1}; with "channels": "multi" also "channel_names": ["<name of channel 0>", ...] (e.g. BraTS
+["flair", "t1", "t1ce", "t2"]), one per entry of the image's last axis. Case ids are file stems without
+`.nii.gz`; the calibration/test split is taken on their sorted order, so converters keep the official case
+identifiers.
 """
 
 from __future__ import annotations

@@ -17,6 +17,16 @@ Conventions:
   axis); the result is rounded to whole pixels and clipped to the slice. The generator is seeded by (seed,
   crc32(case_key), slice index), so the same seed, case and slice give the same box in any process, and the box
   of one slice does not depend on which other slices were asked for.
+- MedSAMix's fundus jitter (`kind="medsamix_jitter"`, 2-D images only; reference.md §3a), bit for bit: from the
+  tight box, w = x_max − x_min and h = y_max − y_min (no +1); each edge moves by `int(U(−0.02, 0.05) × size)`
+  (w for x edges, h for y edges; draws in the order x_min, x_max, y_min, y_max); then one common shift
+  `int(U(−0.05, 0.05) × size)` per axis (x, then y); then with probability 0.3 (one `rand()` drawn every time)
+  the box is rebuilt about its current centre with the pre-jitter size scaled by U(0.95, 1.2) per axis (x, then y)
+  and `int()` truncation; finally clamped to the image. MedSAMix draws from one global `np.random` stream seeded
+  42 (`prompt.seed`), one box per image in sorted-file order; here the stream is positioned at the case's index in
+  its task's sorted split (`stream_index`), so any subset of cases, in any order, gets exactly the boxes a full
+  MedSAMix pass gives. The number of draws per image does not depend on the mask (7, or 9 when rescaled), which
+  is what makes that positioning possible.
 """
 
 from __future__ import annotations
@@ -30,7 +40,8 @@ import numpy as np
 
 from medmix.errors import ConfigError, InputError
 
-PROMPT_KINDS = ("tight_box", "jittered_box")
+PROMPT_KINDS = ("tight_box", "jittered_box", "medsamix_jitter")
+MEDSAMIX_JITTER_SEED = 42  # MedSAMix config/MultiTask_run.yaml random_seed
 
 
 @dataclass(frozen=True)
@@ -88,8 +99,12 @@ class PromptSpec:
         if self.kind == "jittered_box" and self.jitter is None:
             raise ConfigError("prompt.jitter: kind 'jittered_box' needs a jitter block (shift_px or shift_frac, "
                               "scale_frac).")
-        if self.kind == "tight_box" and self.jitter is not None:
-            raise ConfigError("prompt.jitter: given, but kind is 'tight_box'; use kind 'jittered_box' or remove it.")
+        if self.kind != "jittered_box" and self.jitter is not None:
+            raise ConfigError(f"prompt.jitter: given, but kind is {self.kind!r}; use kind 'jittered_box' or remove "
+                              "it.")
+        if self.kind == "medsamix_jitter" and self.per_component:
+            raise ConfigError("prompt.per_component: MedSAMix's jitter boxes the whole foreground of an image; set "
+                              "per_component: false.")
 
     def to_dict(self) -> dict:
         out = {"kind": self.kind, "per_component": self.per_component, "seed": int(self.seed)}
@@ -115,12 +130,14 @@ def slice_boxes(
     prompt_spec: PromptSpec | Mapping | None = None,
     seed: int | None = None,
     case_key: str = "",
+    stream_index: int | None = None,
 ) -> dict[int, np.ndarray]:
     """Box prompts for every slice of `label` along `axis` that holds foreground.
 
     label: binary mask (non-zero = foreground), 3D with `axis` the slice axis, or 2D with `axis=None`.
     prompt_spec: `PromptSpec` or its mapping form (None: one tight box per slice). seed: overrides
     `prompt_spec.seed` when given. case_key: identifies the case in the jitter seed (e.g. "task/case_id").
+    stream_index: for kind "medsamix_jitter", the case's position in its task's sorted split (required there).
     Returns {slice index: float64 array (k, 4) of (x_min, y_min, x_max, y_max)}; see the module docstring.
     """
     spec = as_prompt_spec(prompt_spec)
@@ -142,6 +159,16 @@ def slice_boxes(
         other = tuple(a for a in range(3) if a != axis)
         indices = np.flatnonzero(mask.any(axis=other)).tolist()
     seed = spec.seed if seed is None else int(seed)
+    if spec.kind == "medsamix_jitter":
+        if axis is not None:
+            raise InputError("prompt kind 'medsamix_jitter' is MedSAMix's 2-D (fundus) jitter; a volume gets tight "
+                             "boxes under that protocol.")
+        if stream_index is None:
+            raise InputError("prompt kind 'medsamix_jitter' needs the case's position in its split (stream_index).")
+        if not indices:
+            return {}
+        box = medsamix_jitter_box(_tight_box(mask), mask.shape, medsamix_stream(seed, int(stream_index)))
+        return {0: np.asarray(box, dtype=np.float64)[None, :]}
     key = zlib.crc32(str(case_key).encode("utf-8"))
     out: dict[int, np.ndarray] = {}
     for index in indices:
@@ -230,6 +257,54 @@ def _jitter(boxes: np.ndarray, jitter: JitterSpec, shape: Sequence[int], rng: np
     return out
 
 
+# --- MedSAMix's fundus jitter ------------------------------------------------------------------------------------
+
+_STREAMS: dict[int, list] = {}  # seed → RandomState states before image 0, 1, 2, … (grown on demand)
+
+
+def medsamix_stream(seed: int, index: int) -> np.random.RandomState:
+    """A legacy `np.random.RandomState` positioned where MedSAMix's global stream (seeded `seed`) stands when it
+    jitters image `index` (0-based, sorted-file order) of a task: every earlier image drew 7 numbers, or 9 when
+    its `rand()` (the 7th) fell below 0.3."""
+    if index < 0:
+        raise InputError(f"medsamix jitter: stream index must be ≥ 0, got {index}.")
+    states = _STREAMS.setdefault(int(seed), [np.random.RandomState(int(seed)).get_state()])
+    if len(states) <= index:
+        rs = np.random.RandomState()
+        rs.set_state(states[-1])
+        while len(states) <= index:
+            rs.random_sample(6)
+            if rs.random_sample() < 0.3:
+                rs.random_sample(2)
+            states.append(rs.get_state())
+    rs = np.random.RandomState()
+    rs.set_state(states[index])
+    return rs
+
+
+def medsamix_jitter_box(tight, shape: Sequence[int], rs: np.random.RandomState) -> tuple[int, int, int, int]:
+    """MedSAMix's `augment_bounding_box` applied to `tight` = (x_min, y_min, x_max, y_max) inclusive pixel indices
+    of an (H, W) image, drawing from `rs` exactly as it does (see the module docstring)."""
+    height, width = int(shape[0]), int(shape[1])
+    min_x, min_y, max_x, max_y = (int(v) for v in tight)
+    box_w, box_h = max_x - min_x, max_y - min_y
+    jitter_x, jitter_y = box_w * 0.05, box_h * 0.05
+    min_x += int(rs.uniform(-jitter_x * 0.4, jitter_x))
+    max_x += int(rs.uniform(-jitter_x * 0.4, jitter_x))
+    min_y += int(rs.uniform(-jitter_y * 0.4, jitter_y))
+    max_y += int(rs.uniform(-jitter_y * 0.4, jitter_y))
+    shift_x = int(rs.uniform(-box_w * 0.05, box_w * 0.05))
+    shift_y = int(rs.uniform(-box_h * 0.05, box_h * 0.05))
+    min_x, max_x, min_y, max_y = min_x + shift_x, max_x + shift_x, min_y + shift_y, max_y + shift_y
+    if rs.rand() < 0.3:
+        scale_x, scale_y = rs.uniform(0.95, 1.2), rs.uniform(0.95, 1.2)
+        cx, cy = (min_x + max_x) / 2, (min_y + max_y) / 2
+        new_w, new_h = box_w * scale_x, box_h * scale_y
+        min_x, max_x = int(cx - new_w / 2), int(cx + new_w / 2)
+        min_y, max_y = int(cy - new_h / 2), int(cy + new_h / 2)
+    return max(0, min_x), max(0, min_y), min(width - 1, max_x), min(height - 1, max_y)
+
+
 def _pair(value, where: str) -> tuple[float, float]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
         raise ConfigError(f"{where}: expected [lo, hi], got {value!r}.")
@@ -242,4 +317,5 @@ def _pair(value, where: str) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-__all__ = ["JitterSpec", "PROMPT_KINDS", "PromptSpec", "as_prompt_spec", "slice_boxes", "take_slice", "tight_box"]
+__all__ = ["JitterSpec", "MEDSAMIX_JITTER_SEED", "PROMPT_KINDS", "PromptSpec", "as_prompt_spec", "medsamix_jitter_box",
+           "medsamix_stream", "slice_boxes", "take_slice", "tight_box"]

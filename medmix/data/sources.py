@@ -1,27 +1,42 @@
 """Where a task card's cases come from, and the calibration/test split.
 
-- `case_ids(card, data_root=None, split="test")` → sorted case ids of the split ("calibration", "test" or "all").
+- `case_ids(card, data_root=None, split="test")` → case ids of the split ("calibration", "test" or "all"), sorted
+  within each dataset entry, entries in card order.
 - `load_case(card, case_id, data_root=None, normalise=False)` → `Case` with `label` = the card's binary target
-  (uint8 0/1, the union of `card.target.labels`) and `image` float32 holding the raw intensities (HU for CT,
-  arbitrary units for MRI, 0–255 for RGB). The runner applies `apply_intensity(case.image, card.intensity)`;
-  `normalise=True` does that here instead (values in [0, 255]). `case.meta["intensity"]` records which.
+  (uint8 0/1, the union of the entry's or card's target labels) and `image` float32 holding the raw intensities (HU
+  for CT, arbitrary units for MRI, 0–255 for RGB); `case.slice_axis` is the array axis slices are cut across
+  (None for 2D images). The runner applies `apply_intensity(case.image, card.intensity)`; `normalise=True` does
+  that here instead (values in [0, 255]). `case.meta["intensity"]` records which.
 
 Sources:
 - "harness": a dataset prepared into the harness layout (`medmix.data.layout`): ROOT/<dataset>/dataset.json,
   images/<case>.nii.gz, labels/<case>.nii.gz. ROOT is `data_root` or the environment variable `MEDMIX_DATA`.
   Spacing = the label header's zooms in array order; the affine is kept, arrays are not reoriented. Image and
-  label must share the spatial shape and affine (tolerance 1e-3). If the card's slice_axis is not the axial array
-  axis by the affine (KiTS stores (z, y, x): axis 0; FreeSurfer's LIA volumes: axis 1), a warning says so once. The card's label ids are checked once per dataset, on the first case loaded,
-  against dataset.json's "labels" (or, if that lists none, against the ids present in that case).
+  label must share the spatial shape and affine (tolerance 1e-3). A multi-channel dataset (dataset.json
+  "channels": "multi", images (x, y, z, C), "channel_names") needs the entry's `channel` (a name or an index).
+  If the card's slice_axis is a number that is not the axial array axis by the affine (KiTS stores (z, y, x):
+  axis 0; FreeSurfer's LIA volumes: axis 1), a warning says so once; "axial" takes the axis from each case's
+  affine, "last" is always the last array axis (MedSAMix's rule). The card's label ids are checked once per
+  dataset, on the first case loaded, against dataset.json's "labels" (or, if that lists none, against the ids
+  present in that case).
 - "phantom": `medmix.data.phantom25` (the card's `dataset` is the scene; 10 cases case_000 … case_009).
 - "mni": `medmix.data.mni` (10 axial slabs slab_00 … slab_09 of the MNI152 template).
 
-Split ("first_fraction", the MedSAMix protocol): case ids in sorted order; the first
-n_cal = min(max(1, ceil(fraction × n)), n − 1) are calibration and the rest test, where ceil is taken on the exact
-decimal product (0.2 × 15 = 3, not 4 from binary rounding). With n = 1 the single case is calibration and the test
-split is empty (`split_cases` warns); with n ≥ 2 both splits hold at least one case. n = 5 → 1 + 4, 10 → 2 + 8,
-11 → 3 + 8 (ceil(2.2) = 3). "file": the JSON lists are used as given (sorted); every id must exist in the dataset,
-none may be in both lists, ids in neither list are left out.
+Multi-entry cards (MedSAMix's tasks that pool several datasets, e.g. BraTS channels 1 and 2, or fcon1000
+processed + raw): each entry is split on its own, the splits are concatenated in entry order, and case ids are
+"<entry>/<case>" (entry = dataset, or dataset.channel). Single-entry ids are the dataset's own.
+
+Splits, per entry, on its case ids in sorted (string) order:
+- "first_fraction" (medmix's): the first n_cal = min(max(1, ceil(fraction × n)), n − 1) are calibration and the
+  rest test, where ceil is taken on the exact decimal product (0.2 × 15 = 3, not 4 from binary rounding). With
+  n = 1 the single case is calibration and the test split is empty (`split_cases` warns); with n ≥ 2 both splits
+  hold at least one case. n = 5 → 1 + 4, 10 → 2 + 8, 11 → 3 + 8 (ceil(2.2) = 3).
+- "medsamix" (MedSAMix's `split_point = int(n − n·0.8)`, in binary floating point as its code computes it):
+  n = 1251 → 250 + 1001, 50 → 10 + 40, 32 → 6 + 26, 20 → 4 + 16. With `drop_last` the last case of the task's
+  concatenated calibration (test) list is left out of that split, as MedSAMix's loader never scores it.
+- "file": the JSON lists are used as given (sorted); every id must exist in the dataset, none may be in both
+  lists, ids in neither list are left out.
+- "dataset": the lists dataset.json's "splits"[name] holds (e.g. the DoFE fundus domains' train/test folders).
 """
 
 from __future__ import annotations
@@ -62,6 +77,12 @@ def calibration_count(n: int, fraction: float) -> int:
     return min(count, n - 1) if n >= 2 else n
 
 
+def medsamix_calibration_count(n: int, test_fraction: float = 0.8) -> int:
+    """MedSAMix's calibration share of `n` sorted cases: `int(n − n·test_fraction)` in binary floating point, as its
+    loader computes `split_point` (1251 → 250, 32 → 6)."""
+    return int(n - n * test_fraction) if n > 0 else 0
+
+
 def split_cases(ids: Sequence[str], fraction: float = 0.2) -> tuple[list[str], list[str]]:
     """(calibration, test): the first `calibration_count(n, fraction)` ids in sorted order, then the rest."""
     ordered = sorted(ids)
@@ -73,25 +94,46 @@ def split_cases(ids: Sequence[str], fraction: float = 0.2) -> tuple[list[str], l
 
 
 def case_ids(card, data_root: str | Path | None = None, split: str = "test") -> list[str]:
-    """Sorted case ids of `split` ("calibration", "test" or "all") for `card`."""
+    """Case ids of `split` ("calibration", "test" or "all") for `card`: each entry's split in sorted order, the
+    entries concatenated in card order (ids "<entry>/<case>" when the card has several entries)."""
     if split not in SPLITS:
         close = difflib.get_close_matches(str(split), SPLITS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InputError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}.{hint}")
-    ids = all_case_ids(card, data_root)
-    if split == "all":
-        return ids
-    if card.split.rule == "file":
-        calibration, test = _split_from_file(card, ids)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            calibration, test = split_cases(ids, card.split.fraction)
-    return calibration if split == "calibration" else test
+    out: list[str] = []
+    for entry in card.entries:
+        ids = _entry_case_ids(card, entry, data_root)
+        if split != "all":
+            calibration, test = _split_entry(card, entry, ids, data_root)
+            ids = calibration if split == "calibration" else test
+        out.extend(_qualified(card, entry, i) for i in ids)
+    if split != "all" and card.split.rule == "medsamix" and card.split.drop_last and out:
+        out = out[:-1]  # MedSAMix's loader has length count − 1: its last volume is never scored
+    return out
 
 
 def all_case_ids(card, data_root: str | Path | None = None) -> list[str]:
-    """Every case id of the card's source, sorted."""
+    """Every case id of the card's entries (sorted within each entry)."""
+    return case_ids(card, data_root, "all")
+
+
+def _qualified(card, entry, case_id: str) -> str:
+    return f"{entry.name}/{case_id}" if card.multi_entry else case_id
+
+
+def _entry_of(card, case_id: str):
+    """(entry, the dataset's own case id) of a case id of `card`."""
+    if not card.multi_entry:
+        return card.entries[0], case_id
+    prefix, sep, rest = case_id.partition("/")
+    for entry in card.entries:
+        if sep and entry.name == prefix:
+            return entry, rest
+    raise InputError(f"task {card.name!r}: case id {case_id!r} names no entry of the card; ids look like "
+                     f"'<entry>/<case>' with entry one of {', '.join(e.name for e in card.entries)}.")
+
+
+def _entry_case_ids(card, entry, data_root) -> list[str]:
     if card.source == "phantom":
         from medmix.data.phantom25 import phantom_case_ids
 
@@ -101,15 +143,55 @@ def all_case_ids(card, data_root: str | Path | None = None) -> list[str]:
 
         return mni_case_ids()
     root = resolve_data_root(card, data_root)
-    meta = _dataset_meta(card, root)
+    meta = _dataset_meta(card, root, entry.dataset)
     cases = meta.get("cases")
     if not isinstance(cases, list) or not cases or not all(isinstance(c, str) for c in cases):
-        raise InputError(f"{_dataset_dir(root, card.dataset) / 'dataset.json'}: 'cases' must be a non-empty list of "
+        raise InputError(f"{_dataset_dir(root, entry.dataset) / 'dataset.json'}: 'cases' must be a non-empty list of "
                          f"case ids; re-run {_prepare_hint(card, root)}.")
     return sorted(cases)
 
 
+def _split_entry(card, entry, ids: list[str], data_root) -> tuple[list[str], list[str]]:
+    rule = card.split.rule
+    if rule == "file":
+        return _split_from_file(card, ids)
+    if rule == "dataset":
+        return _split_from_dataset(card, entry, ids, data_root)
+    if rule == "medsamix":
+        k = medsamix_calibration_count(len(ids), card.split.test_fraction)
+        return ids[:k], ids[k:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return split_cases(ids, card.split.fraction)
+
+
+def _split_from_dataset(card, entry, ids: list[str], data_root) -> tuple[list[str], list[str]]:
+    root = resolve_data_root(card, data_root)
+    path = _dataset_dir(root, entry.dataset) / "dataset.json"
+    splits = _dataset_meta(card, root, entry.dataset).get("splits")
+    name = card.split.name
+    if not isinstance(splits, dict) or name not in splits:
+        known = sorted(splits) if isinstance(splits, dict) else []
+        hint = f"; it defines {', '.join(known)}" if known else "; it defines none (re-run its converter)"
+        raise InputError(f"{card.where()}: split.name: {path} has no split {name!r}{hint}.")
+    block = splits[name]
+    out = []
+    known = set(ids)
+    for key in ("calibration", "test"):
+        listed = block.get(key) if isinstance(block, dict) else None
+        if not isinstance(listed, list) or not all(isinstance(c, str) for c in listed):
+            raise InputError(f"{path}: splits.{name}.{key} must be a list of case ids; re-run "
+                             f"{_prepare_hint(card, root)}.")
+        unknown = [c for c in listed if c not in known]
+        if unknown:
+            raise InputError(f"{path}: splits.{name}.{key} lists case {unknown[0]!r}, which is not in 'cases'; "
+                             f"re-run {_prepare_hint(card, root)}.")
+        out.append(sorted(listed))
+    return out[0], out[1]
+
+
 def _split_from_file(card, ids: list[str]) -> tuple[list[str], list[str]]:
+    # Multi-entry cards list each dataset's own ids; an id present in several entries is split the same in each.
     path = card.split_path()
     where = f"{card.where()}: split.path"
     if path is None or not path.is_file():
@@ -147,18 +229,23 @@ def _split_from_file(card, ids: list[str]) -> tuple[list[str], list[str]]:
 
 def load_case(card, case_id: str, data_root: str | Path | None = None, *, normalise: bool = False) -> Case:
     """Case `case_id` of `card`'s source with the binary target as label; see the module docstring."""
+    entry, own_id = _entry_of(card, case_id)
+    labels = entry.labels or card.target.labels
     if card.source == "phantom":
         from medmix.data.phantom25 import load_phantom_case
 
-        case = load_phantom_case(card.dataset, case_id, card.target.labels, card.name)
+        case = load_phantom_case(card.dataset, own_id, labels, card.name)
     elif card.source == "mni":
         from medmix.data.mni import load_mni_case
 
-        case = load_mni_case(case_id, card.target.labels, card.name)
+        case = load_mni_case(own_id, labels, card.name)
     else:
-        case = _load_harness_case(card, case_id, resolve_data_root(card, data_root))
+        case = _load_harness_case(card, entry, own_id, resolve_data_root(card, data_root))
+    case.case_id = case_id
+    case.slice_axis = _resolve_slice_axis(card, case)
     _check_geometry(card, case)
     case.meta["target"] = card.target.name
+    case.meta["entry"] = entry.name
     if normalise:
         case.image = apply_intensity(case.image, card.intensity)
         case.meta["intensity"] = card.intensity.to_dict()
@@ -181,7 +268,7 @@ def resolve_data_root(card=None, data_root: str | Path | None = None) -> Path:
         data_root = os.environ.get(DATA_ENV) or None
     if data_root is None:
         hint = f" For this task: {_missing_hint(card, None)}" if card is not None else ""
-        raise InputError(f"no data root: pass data_root (--data on the command line) or set {DATA_ENV} to the folder "
+        raise InputError(f"no data root: pass data_root (--data-root on the command line) or set {DATA_ENV} to the folder "
                          f"that holds the prepared datasets.{hint}")
     return Path(data_root).expanduser()
 
@@ -211,12 +298,13 @@ def _missing_hint(card, root: Path | None) -> str:
     return "; then ".join(parts) + "."
 
 
-def _dataset_meta(card, root: Path) -> dict:
-    base = _dataset_dir(root, card.dataset)
+def _dataset_meta(card, root: Path, dataset: str | None = None) -> dict:
+    dataset = dataset or card.dataset
+    base = _dataset_dir(root, dataset)
     path = base / "dataset.json"
     if not path.is_file():
         state = "is empty or not prepared" if base.is_dir() else "does not exist"
-        raise InputError(f"task {card.name!r} needs dataset {card.dataset!r}, but {base} {state} ({path.name} not "
+        raise InputError(f"task {card.name!r} needs dataset {dataset!r}, but {base} {state} ({path.name} not "
                          f"found). To get it: {_missing_hint(card, root)}")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -241,21 +329,22 @@ def _read_nifti(path: Path, what: str, case_id: str, card):
         raise InputError(f"task {card.name!r}, case {case_id!r}: cannot read {what} {path} ({exc}).") from exc
 
 
-def _load_harness_case(card, case_id: str, root: Path) -> Case:
-    meta = _dataset_meta(card, root)
+def _load_harness_case(card, entry, case_id: str, root: Path) -> Case:
+    meta = _dataset_meta(card, root, entry.dataset)
     ids = meta.get("cases") or []
     if case_id not in ids:
-        raise UnknownNameError(f"{card.dataset} case", case_id, ids)
-    base = _dataset_dir(root, card.dataset)
+        raise UnknownNameError(f"{entry.dataset} case", case_id, ids)
+    base = _dataset_dir(root, entry.dataset)
     image_path = base / "images" / f"{case_id}.nii.gz"
     label_path = base / "labels" / f"{case_id}.nii.gz"
     image, _, image_affine = _read_nifti(image_path, "image", case_id, card)
     label_map, spacing, label_affine = _read_nifti(label_path, "label", case_id, card)
-    where = f"task {card.name!r}, dataset {card.dataset!r}, case {case_id!r}"
+    where = f"task {card.name!r}, dataset {entry.dataset!r}, case {case_id!r}"
     if label_map.dtype.kind == "f":
         if not np.all(np.isfinite(label_map)) or not np.array_equal(label_map, np.round(label_map)):
             raise InputError(f"{where}: label map {label_path} holds non-integer values; labels must be integer ids.")
         label_map = label_map.astype(np.int64)
+    image = _select_channel(card, entry, meta, image, label_map.shape, where, base / "dataset.json")
     expected = label_map.shape + ((3,) if card.channels == "rgb" else ())
     if image.shape != expected:
         if card.channels == "rgb":
@@ -270,18 +359,55 @@ def _load_harness_case(card, case_id: str, root: Path) -> Case:
         raise InputError(f"{where}: image {image_path} and label {label_path} have different affines "
                          f"({np.round(image_affine, 4).tolist()} vs {np.round(label_affine, 4).tolist()}); they must "
                          "lie on the same world grid. Re-run the converter or resample the label onto the image.")
-    _check_label_ids(card, root, meta, label_map, case_id)
-    target = np.isin(label_map, np.asarray(card.target.labels)).astype(np.uint8)
+    labels = entry.labels or card.target.labels
+    _check_label_ids(card, entry.dataset, labels, root, meta, label_map, case_id)
+    target = np.isin(label_map, np.asarray(labels)).astype(np.uint8)
     return Case(
         task=card.name, case_id=case_id, image=image, label=target, spacing=tuple(float(s) for s in spacing),
         affine=label_affine, channels=card.channels,
-        meta={"source": "harness", "dataset": card.dataset, "labels": list(card.target.labels),
+        meta={"source": "harness", "dataset": entry.dataset, "channel": entry.channel, "labels": list(labels),
               "image_path": str(image_path), "label_path": str(label_path), "modality": meta.get("modality")},
     )
 
 
-def _check_label_ids(card, root: Path, meta: dict, label_map: np.ndarray, case_id: str) -> None:
-    key = (str(root.resolve()), card.dataset, tuple(card.target.labels))
+def _select_channel(card, entry, meta: dict, image: np.ndarray, spatial: tuple[int, ...], where: str,
+                    meta_path: Path) -> np.ndarray:
+    """The entry's channel of a multi-channel image (trailing channel axis); other images pass unchanged."""
+    multi = meta.get("channels") == "multi"
+    if not multi:
+        if entry.channel is not None:
+            raise InputError(f"{card.where()}: channel: {entry.channel!r} was asked for, but dataset "
+                             f"{entry.dataset!r} has one channel per image ({meta_path} says channels: "
+                             f"{meta.get('channels', 'grey')!r}); remove channel from the card, or re-prepare the "
+                             "dataset with all its channels.")
+        return image
+    names = [str(n) for n in meta.get("channel_names") or []]
+    if image.ndim != len(spatial) + 1 or image.shape[: len(spatial)] != spatial:
+        raise InputError(f"{where}: a multi-channel image must have shape {spatial} + (channels,), got "
+                         f"{image.shape}; re-run the dataset's converter.")
+    count = image.shape[-1]
+    if entry.channel is None:
+        raise InputError(f"{card.where()}: dataset {entry.dataset!r} holds {count} channels per image "
+                         f"({', '.join(names) or 'unnamed'}); say which one the task uses with channel: <name> "
+                         "(or an entries list for several).")
+    if isinstance(entry.channel, int):
+        index = entry.channel
+    elif entry.channel in names:
+        index = names.index(entry.channel)
+    else:
+        close = difflib.get_close_matches(str(entry.channel), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputError(f"{card.where()}: channel: {entry.channel!r}{hint} is not a channel of dataset "
+                         f"{entry.dataset!r}; its channels are {', '.join(names) or f'0 … {count - 1} (unnamed)'}.")
+    if not 0 <= index < count:
+        raise InputError(f"{card.where()}: channel: index {index} is out of range; dataset {entry.dataset!r} has "
+                         f"{count} channels.")
+    return np.ascontiguousarray(image[..., index])
+
+
+def _check_label_ids(card, dataset: str, labels, root: Path, meta: dict, label_map: np.ndarray, case_id: str
+                     ) -> None:
+    key = (str(root.resolve()), dataset, tuple(labels))
     if key in _CHECKED_LABELS:
         return
     declared = meta.get("labels")
@@ -289,7 +415,7 @@ def _check_label_ids(card, root: Path, meta: dict, label_map: np.ndarray, case_i
         try:
             known = {int(k): str(v) for k, v in declared.items()}
         except (TypeError, ValueError) as exc:
-            raise InputError(f"{_dataset_dir(root, card.dataset) / 'dataset.json'}: 'labels' keys must be integer "
+            raise InputError(f"{_dataset_dir(root, dataset) / 'dataset.json'}: 'labels' keys must be integer "
                              f"ids, got {sorted(declared)}.") from exc
         ids_present = ", ".join(f"{k} ({v})" for k, v in sorted(known.items()))
         source = "dataset.json"
@@ -297,12 +423,29 @@ def _check_label_ids(card, root: Path, meta: dict, label_map: np.ndarray, case_i
         known = {int(v): "" for v in np.unique(label_map) if v != 0}
         ids_present = ", ".join(str(k) for k in sorted(known)) or "none"
         source = f"case {case_id!r} (dataset.json lists no labels)"
-    for label in card.target.labels:
+    for label in labels:
         if label not in known:
-            raise InputError(f"{card.where()}: target.labels: unknown label id {label} for dataset {card.dataset}; "
+            raise InputError(f"{card.where()}: target.labels: unknown label id {label} for dataset {dataset}; "
                              f"ids present: {ids_present} (from {source}). Fix the card's target.labels, or re-run "
                              f"the converter if the dataset should have it.")
     _CHECKED_LABELS.add(key)
+
+
+def _resolve_slice_axis(card, case: Case) -> int | None:
+    """The array axis this case is sliced across: the card's number, the affine's axial axis ("axial"), the last
+    spatial axis ("last"), or None for 2D images."""
+    axis = card.slice_axis
+    if axis is None or case.ndim != 3:
+        return axis if axis is None else (axis if isinstance(axis, int) else 2)
+    if axis == "last":
+        return case.ndim - 1
+    if axis == "axial":
+        found = axial_axis(case.affine) if case.affine is not None else None
+        if found is None:
+            raise InputError(f"{card.where()}: slice_axis is 'axial' but case {case.case_id!r} has no usable affine "
+                             "to tell which array axis is axial; set slice_axis to a number in the card.")
+        return found
+    return axis
 
 
 def _check_geometry(card, case: Case) -> None:
@@ -316,15 +459,17 @@ def _check_geometry(card, case: Case) -> None:
     if case.channels != card.channels:
         raise InputError(f"{card.where()}: channels is {card.channels!r} but case {case.case_id!r} is "
                          f"{case.channels!r}.")
-    if ndim == 3 and case.affine is not None and (card.name, card.dataset) not in _CHECKED_AXES:
-        _CHECKED_AXES.add((card.name, card.dataset))
+    dataset = case.meta.get("dataset", card.dataset)
+    if (ndim == 3 and case.affine is not None and isinstance(card.slice_axis, int)
+            and (card.name, dataset) not in _CHECKED_AXES):
+        _CHECKED_AXES.add((card.name, dataset))
         axial = axial_axis(case.affine)
         if axial != card.slice_axis:
             warnings.warn(
                 f"{card.where()}: slice_axis is {card.slice_axis} but the axial (superior–inferior) array axis of "
                 f"case {case.case_id!r} is {axial} according to its affine; the task will be sliced "
                 f"{'sagittally or coronally' if axial is not None else 'along a non-axial axis'}. Set slice_axis: "
-                f"{axial} in the card unless that is intended.", stacklevel=3)
+                f"{axial} (or 'axial') in the card unless that is intended.", stacklevel=3)
 
 
 def axial_axis(affine) -> int | None:
@@ -336,5 +481,5 @@ def axial_axis(affine) -> int | None:
     return int(np.argmax(np.abs(matrix[2] / norms)))
 
 
-__all__ = ["DATA_ENV", "SPLITS", "all_case_ids", "axial_axis", "calibration_count", "case_ids", "iter_cases", "load_case",
-           "resolve_data_root", "split_cases"]
+__all__ = ["DATA_ENV", "SPLITS", "all_case_ids", "axial_axis", "calibration_count", "case_ids", "iter_cases",
+           "load_case", "medsamix_calibration_count", "resolve_data_root", "split_cases"]

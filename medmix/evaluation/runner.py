@@ -1,10 +1,12 @@
 """Score a model (or a folder of predictions) on a suite of task cards; resumable, one part file per case.
 
-Per case: the card's intensity handling, one box prompt per reference-foreground slice (or per component), the
-model's predictions stacked into a 3D mask (empty on slices without a prompt), then volumetric metrics on the 3D
-mask, the MedSAMix slice-wise Dice/IoU on every reference-foreground slice, and size-only staging when the card
-has a rule. Outputs under `out_dir`: cases.csv / cases.parquet (long form), staging.csv, summary.json,
-config.resolved.yaml, provenance.json, and optionally predictions/<task>/<case>.nii.gz with the source affine.
+Every card is first rewritten by the run's protocol (`medmix.evaluation.protocol`: "medmix" by default, or
+"medsamix" for MedSAMix's released evaluation). Per case: the card's intensity handling, one box prompt per
+reference-foreground slice (or per component), the model's predictions stacked into a 3D mask (empty on slices
+without a prompt), then volumetric metrics on the 3D mask, the MedSAMix slice-wise Dice/IoU on every
+reference-foreground slice, and size-only staging when the card has a rule. Outputs under `out_dir`: cases.csv /
+cases.parquet (long form), staging.csv, summary.json, config.resolved.yaml, provenance.json, and optionally
+predictions/<task>/<case>.nii.gz with the source affine.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from medmix.evaluation.store import ResultStore, fingerprint
 from medmix.evaluation.summary import summarise
 
 SPLITS = ("test", "calibration", "all")
-SLICE_METRICS = ("dice", "iou")
 
 
 @dataclass
@@ -42,7 +43,7 @@ class EvaluationConfig:
     tasks: list[str] | None = None  # a subset of the suite's task names
     metrics: list[str] | None = None  # overrides each card's metric list
     seed: int | None = None  # prompt-jitter seed; None: each card's own prompt.seed
-    slice_orientation: str = "display"  # "display": (x, y) NIfTI slices shown to models as (y, x) images
+    protocol: str | dict | None = None  # "medmix" | "medsamix[:drop_last_volume=true]"; None: the suite's
     device: str | None = None
     batch_size: int | None = None
     preprocessing: dict | None = None
@@ -54,8 +55,6 @@ class EvaluationConfig:
     def __post_init__(self):
         if self.split not in SPLITS:
             raise InputError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}.")
-        if self.slice_orientation not in ("display", "array"):
-            raise InputError(f"slice_orientation must be 'display' or 'array', got {self.slice_orientation!r}.")
         if (self.model is None) == (self.predictions is None):
             raise InputError("give exactly one of a model (--model) or a predictions folder (--predictions).")
 
@@ -71,45 +70,43 @@ class EvaluationResult:
     summary: dict
 
 
-def predict_case(model, case, card, seed: int | None, chunk_slices: int = 32, orientation: str = "display"
-                 ) -> np.ndarray:
+def predict_case(model, case, card, seed: int | None, chunk_slices: int = 32, orientation: str = "display",
+                 stream_index: int | None = None) -> np.ndarray:
     """Binary prediction on the case's grid: one box per reference-foreground slice, empty elsewhere.
 
-    orientation "display": slices of 3D volumes are transposed before the model sees them (nibabel's (x, y) slice
-    becomes the (row = y, column = x) image that SimpleITK-based pipelines such as MedSAM's trained on), boxes
-    likewise, and predictions transposed back. Metrics do not depend on it; the model's input does.
+    The model sees the slices `medmix.data.slices.prompted_slices` makes (orientation "display" transposes 3-D
+    slices, "array" does not); predictions come back on the case's grid. Metrics do not depend on the
+    orientation; the model's input does. stream_index: the case's position in its sorted split (MedSAMix's
+    fundus jitter).
     """
-    from medmix.data.intensity import apply_intensity
-    from medmix.data.prompts import slice_boxes, take_slice
+    from medmix.data.slices import place_slice, prompted_slices, to_case_orientation
 
-    image = apply_intensity(case.image, card.intensity)
-    axis = card.slice_axis if case.ndim == 3 else None
-    boxes = slice_boxes(case.label, axis, card.prompt, seed, f"{card.name}/{case.case_id}")
-    transpose = orientation == "display" and case.ndim == 3
+    axis = case.slice_axis if case.ndim == 3 else None
     pred = np.zeros(case.spatial_shape, dtype=bool)
-    indices = sorted(boxes)
-    for start in range(0, len(indices), chunk_slices):
-        chunk = indices[start:start + chunk_slices]
-        images = [image] if case.ndim == 2 else [take_slice(image, i, axis) for i in chunk]
-        chunk_boxes = [boxes[i] for i in chunk]
-        if transpose:
-            images = [np.ascontiguousarray(im.T) for im in images]
-            chunk_boxes = [b[:, [1, 0, 3, 2]] for b in chunk_boxes]
-        masks = model.predict_slices(images, chunk_boxes)
-        for i, mask in zip(chunk, masks):
-            if transpose:
-                mask = mask.T
-            if case.ndim == 2:
-                pred[...] = mask
-            else:
-                index = [slice(None)] * 3
-                index[axis] = i
-                pred[tuple(index)] = mask
+    chunk: list = []
+
+    def flush() -> None:
+        masks = model.predict_slices([s.image for s in chunk], [s.boxes for s in chunk])
+        for item, mask in zip(chunk, masks):
+            place_slice(pred, to_case_orientation(mask, case, orientation), item.index, axis)
+        chunk.clear()
+
+    for item in prompted_slices(case, card, orientation=orientation, seed=seed, stream_index=stream_index):
+        chunk.append(item)
+        if len(chunk) == chunk_slices:
+            flush()
+    if chunk:
+        flush()
     return pred
 
 
-def score_case(pred: np.ndarray, case, card, metrics: list[str]) -> tuple[list[dict], dict | None]:
-    """Long rows (volumetric + slice-wise) and the staging record for one case."""
+def score_case(pred: np.ndarray, case, card, metrics: list[str], slice_dice_epsilon: float = 0.0
+               ) -> tuple[list[dict], dict | None]:
+    """Long rows (volumetric + slice-wise) and the staging record for one case.
+
+    slice_dice_epsilon: added to the slice Dice's denominator (MedSAMix's protocol: 1e-8); the rows keep the
+    metric name "dice".
+    """
     from medmix.metrics import compute_metrics, compute_slicewise
 
     gt = case.label.astype(bool)
@@ -119,15 +116,18 @@ def score_case(pred: np.ndarray, case, card, metrics: list[str]) -> tuple[list[d
         rows.append({"task": card.name, "case": case.case_id, "slice": "volume", "label": card.target.name,
                      "metric": key, "value": float(value), "empty_gt": result.empty_gt,
                      "empty_pred": result.empty_pred})
+    slice_metrics = [f"dice:epsilon={slice_dice_epsilon!r}" if slice_dice_epsilon else "dice", "iou"]
     if case.ndim == 2:  # a 2D image is its own (only) slice
-        slice_results = [(0, compute_metrics(pred, gt, SLICE_METRICS, case.spacing))] if gt.any() else []
+        slice_results = [(0, compute_metrics(pred, gt, slice_metrics, case.spacing))] if gt.any() else []
     else:
         slice_results = [(item.index, item.result) for item in
-                         compute_slicewise(pred, gt, axis=card.slice_axis, metrics=SLICE_METRICS, spacing=case.spacing)]
+                         compute_slicewise(pred, gt, axis=case.slice_axis, metrics=slice_metrics,
+                                           spacing=case.spacing)]
     for index, res in slice_results:
         for key, value in res.values.items():
             rows.append({"task": card.name, "case": case.case_id, "slice": str(index), "label": card.target.name,
-                         "metric": key, "value": float(value), "empty_gt": res.empty_gt, "empty_pred": res.empty_pred})
+                         "metric": key.partition(":")[0], "value": float(value), "empty_gt": res.empty_gt,
+                         "empty_pred": res.empty_pred})
     staging = None
     if card.staging is not None:
         staging = stage_case(pred, gt, case, card)
@@ -140,7 +140,7 @@ def stage_case(pred: np.ndarray, gt: np.ndarray, case, card) -> dict:
     spec = card.staging
     kwargs = {"feret": spec.feret, "convention": spec.convention}
     if case.ndim == 3:
-        kwargs["slice_axis"] = card.slice_axis
+        kwargs["slice_axis"] = case.slice_axis
     true = stage_mask(gt, case.spacing, spec.rule, **kwargs)
     guess = stage_mask(pred, case.spacing, spec.rule, **kwargs)
     return {"task": card.name, "case": case.case_id, "true_category": true.category,
@@ -149,12 +149,12 @@ def stage_case(pred: np.ndarray, gt: np.ndarray, case, card) -> dict:
             "pred_lesions": len(guess.lesions)}
 
 
-def _resolve_model(config: EvaluationConfig, model):
+def _resolve_model(config: EvaluationConfig, model, protocol):
     if model is not None:
         from medmix.models import CallableModel, SegmentationModel
 
         if isinstance(model, SegmentationModel):
-            return model
+            return apply_protocol_to_model(model, protocol, explicit=False)
         if callable(model):
             return CallableModel(model)
         raise InputError(f"model must be a SegmentationModel or a callable predict(image, box), got {type(model)}.")
@@ -164,8 +164,36 @@ def _resolve_model(config: EvaluationConfig, model):
         return PredictionFolder(config.predictions, labels=config.prediction_labels)
     from medmix.models import load_model
 
-    return load_model(config.model, device=config.device, batch_size=config.batch_size,
-                      preprocessing=config.preprocessing)
+    loaded = load_model(config.model, device=config.device, batch_size=config.batch_size,
+                        preprocessing=config.preprocessing)
+    explicit = config.preprocessing is not None or (isinstance(config.model, dict)
+                                                    and config.model.get("preprocessing") is not None)
+    return apply_protocol_to_model(loaded, protocol, explicit=explicit)
+
+
+def apply_protocol_to_model(model, protocol, *, explicit: bool):
+    """Give a SAM-family model the protocol's preprocessing (MedSAMix: SAM's for every model). An explicitly
+    configured preprocessing that the protocol would replace is an error rather than silently overridden."""
+    from medmix.models import SamFamilyModel
+
+    if not isinstance(model, SamFamilyModel):
+        return model
+    wanted = protocol.model_preprocessing(model.preprocessing)
+    if wanted != model.preprocessing:
+        if explicit:
+            raise InputError(f"protocol {protocol.name!r} feeds every model through SAM's preprocessing, but this run "
+                             f"also sets preprocessing {model.preprocessing.to_dict()}; drop one of the two (or use "
+                             "--protocol medmix to keep a model's own preprocessing).")
+        model.preprocessing = wanted
+    return model
+
+
+def resolve_protocol(config: EvaluationConfig, suite):
+    """The run's protocol: the config's, else the suite's, else medmix."""
+    from medmix.evaluation.protocol import parse_protocol
+
+    spec = config.protocol if config.protocol is not None else suite.protocol
+    return parse_protocol(spec, where="protocol")
 
 
 def _cards(config: EvaluationConfig):
@@ -181,10 +209,12 @@ def _cards(config: EvaluationConfig):
 
             raise UnknownNameError(f"task in suite {suite.name}", missing[0], known)
         cards = [known[t] for t in config.tasks]
-    return suite, cards
+    protocol = resolve_protocol(config, suite)
+    return suite, [protocol.apply(c) for c in cards], protocol
 
 
-def _plan(config: EvaluationConfig, cards) -> list[tuple[Any, str]]:
+def _plan(config: EvaluationConfig, cards) -> list[tuple[Any, str, int]]:
+    """(card, case id, position in its sorted split) for every case to score."""
     from medmix.data.sources import case_ids
 
     plan = []
@@ -192,7 +222,7 @@ def _plan(config: EvaluationConfig, cards) -> list[tuple[Any, str]]:
         ids = case_ids(card, config.data_root, config.split)
         if config.max_cases is not None:
             ids = ids[: config.max_cases]
-        plan.extend((card, case_id) for case_id in ids)
+        plan.extend((card, case_id, position) for position, case_id in enumerate(ids))
     return plan
 
 
@@ -221,10 +251,10 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     """
     import contextlib
 
-    suite, cards = _cards(config)
+    suite, cards, protocol = _cards(config)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runner_model = _resolve_model(config, model)
+    runner_model = _resolve_model(config, model, protocol)
     from medmix.models import PredictionFolder
 
     is_folder = isinstance(runner_model, PredictionFolder)
@@ -233,8 +263,8 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     key = fingerprint({
         "model": {k: v for k, v in described.items() if k not in ("device", "dtype", "batch_size")},
         "suite": suite.name, "cards": [c.to_dict() for c in cards], "split": config.split, "seed": config.seed,
-        "orientation": config.slice_orientation,
-        "metrics": metrics_by_task, "max_cases": config.max_cases, "data_root": config.data_root,
+        "protocol": protocol.to_dict(), "metrics": metrics_by_task, "max_cases": config.max_cases,
+        "data_root": config.data_root,
     })
     store = ResultStore(out_dir, key, overwrite=config.overwrite)
     plan = _plan(config, cards)
@@ -245,7 +275,7 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     with contextlib.contextmanager(_progress)(progress, len(plan)) as advance:
         from medmix.data.sources import load_case
 
-        for card, case_id in plan:
+        for card, case_id, position in plan:
             if store.done(card.name, case_id):
                 advance(f"{card.name} (resumed)")
                 continue
@@ -254,10 +284,11 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
             if is_folder:
                 pred = runner_model.mask_for(card.name, case_id, case.spatial_shape)
             else:
-                pred = predict_case(runner_model, case, card, config.seed, orientation=config.slice_orientation)
-                timings["n_slices"] += _prompted_slices(case, card)
+                pred = predict_case(runner_model, case, card, config.seed, orientation=protocol.orientation,
+                                    stream_index=position)
+                timings["n_slices"] += _prompted_slices(case)
             t1 = time.perf_counter()
-            rows, staging = score_case(pred, case, card, metrics_by_task[card.name])
+            rows, staging = score_case(pred, case, card, metrics_by_task[card.name], protocol.slice_dice_epsilon)
             t2 = time.perf_counter()
             timings["predict_s"] += t1 - t0
             timings["score_s"] += t2 - t1
@@ -265,22 +296,36 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
                 _save_prediction(out_dir, card.name, case, pred)
             store.write(card.name, case_id, rows, staging, {"predict_s": t1 - t0, "score_s": t2 - t1})
             advance(card.name)
-    cases, staging = store.merge([(card.name, case_id) for card, case_id in plan])
+    cases, staging = store.merge([(card.name, case_id) for card, case_id, _ in plan])
     categories = {c.name: list(c.staging.rule.categories) for c in cards if c.staging is not None}
     summary = summarise(cases, staging, [c.name for c in cards], categories)
     summary["suite"] = suite.name
     summary["split"] = config.split
+    summary["protocol"] = protocol.to_dict()
+    note = protocol_note(described, protocol)
+    if note:
+        summary["protocol_note"] = note
     summary["model"] = described
     _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings)
     return EvaluationResult(out_dir, cases, staging, summary)
 
 
-def _prompted_slices(case, card) -> int:
+def _prompted_slices(case) -> int:
     """Slices that got a prompt (reference foreground) in a case."""
     if case.ndim == 2:
         return int(case.label.any())
-    other = tuple(a for a in range(3) if a != card.slice_axis)
+    other = tuple(a for a in range(3) if a != case.slice_axis)
     return int(case.label.any(axis=other).sum())
+
+
+def protocol_note(described: dict, protocol) -> str | None:
+    """A sentence when a merged model was searched under another protocol than this evaluation's (allowed, but
+    the numbers then mix two protocols)."""
+    searched = ((described.get("provenance") or {}).get("search") or {}).get("protocol")
+    if searched is None or searched.get("name") == protocol.name:
+        return None
+    return (f"this merge was searched under protocol {searched.get('name')!r} and is evaluated here under "
+            f"{protocol.name!r}")
 
 
 def _save_prediction(out_dir: Path, task: str, case, pred: np.ndarray) -> None:
@@ -304,7 +349,11 @@ def _write_outputs(out_dir, config, suite, cards, described, cases, staging, sum
     resolved = {"evaluation": config.to_dict(), "suite": suite.name, "tasks": [c.to_dict() for c in cards],
                 "model": described}
     atomic_write_text(out_dir / "config.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
-    atomic_write_text(out_dir / "provenance.json", json.dumps(provenance(config, described, timings), indent=2))
+    record = provenance(config, described, timings)
+    record["protocol"] = summary["protocol"]
+    if "protocol_note" in summary:
+        record["protocol_note"] = summary["protocol_note"]
+    atomic_write_text(out_dir / "provenance.json", json.dumps(record, indent=2))
 
 
 def provenance(config: EvaluationConfig, described: dict, timings: dict | None = None) -> dict:

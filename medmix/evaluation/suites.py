@@ -4,6 +4,8 @@ Suite file format:
 
     name: medsamix25                  # optional; defaults to the file stem
     description: ...                  # optional
+    protocol: medmix                  # optional; medmix (default) | medsamix | {name: medsamix, drop_last_volume:
+                                      #   true}: how runs score the suite unless they pick one (--protocol)
     cards:                            # card paths, relative to eval/tasks/ (built-in suites) or, for a suite
       - medsamix25/flare22_liver.yaml #   file given by path, to the suite file's folder first, then eval/tasks/
       - ...
@@ -25,7 +27,7 @@ from medmix.errors import ConfigError, InputError, UnknownNameError
 from medmix.evaluation.cards import TaskCard, load_card
 
 EVAL_ENV = "MEDMIX_EVAL_DIR"
-_SUITE_KEYS = ("name", "description", "cards")
+_SUITE_KEYS = ("name", "description", "protocol", "cards")
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,14 @@ class Suite:
     name: str
     cards: tuple[TaskCard, ...]
     description: str = ""
+    protocol: object = None  # medmix.evaluation.protocol.Protocol (medmix when the suite names none)
     path: Path | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.protocol is None:
+            from medmix.evaluation.protocol import Protocol
+
+            object.__setattr__(self, "protocol", Protocol())
 
     def card(self, task: str) -> TaskCard:
         """The card of task `task` (`UnknownNameError` with a did-you-mean otherwise)."""
@@ -149,6 +158,9 @@ def _load_suite_file(path: Path, *, builtin: bool) -> Suite:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{path}: description: expected text, got {description!r}.")
+    from medmix.evaluation.protocol import parse_protocol
+
+    protocol = parse_protocol(data.get("protocol"), where=f"{path}: protocol")
     entries = data.get("cards")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{path}: cards: expected a non-empty list of card paths (relative to eval/tasks/).")
@@ -170,7 +182,25 @@ def _load_suite_file(path: Path, *, builtin: bool) -> Suite:
                               f"(cards[{seen[card.name]}]); task names must be unique within a suite.")
         seen[card.name] = i
         cards.append(card)
-    return Suite(name=name, cards=tuple(cards), description=description, path=path)
+    return Suite(name=name, cards=tuple(cards), description=description, protocol=protocol, path=path)
+
+
+def suite_table(suite: Suite) -> list[dict[str, str]]:
+    """One row per task for `medmix suites show` and the README: task, data (entries), labels, provenance label
+    and its evidence or reason."""
+    rows = []
+    for card in suite.cards:
+        data = " + ".join(e.name + (f" {list(e.labels)}" if e.labels else "") for e in card.entries)
+        prov = card.provenance
+        rows.append({
+            "task": card.name, "data": f"{card.source}: {data}", "modality": card.modality,
+            "labels": ", ".join(str(i) for i in card.target.labels) + f" ({card.target.name})",
+            "provenance": prov.label() if prov else "not stated",
+            "kind": prov.kind if prov else "", "medsamix_key": (prov.medsamix_key or "") if prov else "",
+            "guess": bool(prov.guess) if prov else False,
+            "note": (prov.evidence or prov.reason) if prov else "",
+        })
+    return rows
 
 
 def _tasks_dir_or_none() -> Path | None:
@@ -193,4 +223,4 @@ def _resolve_card(entry: str, suite_path: Path, tasks_dir: Path | None, builtin:
     return None
 
 
-__all__ = ["Suite", "eval_dir", "find_card", "list_suites", "list_tasks", "load_suite"]
+__all__ = ["Suite", "eval_dir", "find_card", "list_suites", "list_tasks", "load_suite", "suite_table"]

@@ -15,7 +15,11 @@ Missing cases (an algorithm without a value for a case that another algorithm ha
   algorithms (the largest for lower-is-better metrics, the smallest otherwise); `missing_values={"bahd": 50.0}`
   sets it explicitly;
 - rank-then-aggregate: the worst rank, max + 1 (max = the number of algorithms that have the case);
-- test-then-rank: each pairwise test uses only the cases both algorithms have.
+- test-then-rank: the missing case counts as the same worst value before the pairwise tests, and an algorithm
+  with no value at all on a task ranks after every algorithm that has one.
+The significance map (`pairwise`) tests the values as they are, each pair over the cases both algorithms have;
+a pair with no common case gets p = NaN (n_pairs 0, not significant) and stays out of the Holm family of its
+task × metric.
 Statistics (mean ± SD, median [IQR], CI) describe the values an algorithm has; `n_missing` counts the rest.
 Every missing case is listed in `Leaderboard.missing`.
 """

@@ -13,9 +13,13 @@ Schemes and how each treats a missing case:
   rank, max + 1 where max is the number of algorithms that have the case; score = mean rank over cases, then
   rank the scores (lower mean rank is better).
 - `test_then_rank`: for every ordered pair (i, j), a one-sided paired Wilcoxon signed-rank test of "i is
-  better than j" over the cases both have (missing cases are left out of that pair only); score = number of
-  significant wins at `alpha` (uncorrected, as in challengeR's test-then-rank; Holm is applied to the
-  significance map, not to the ranking), rank by wins, more wins better.
+  better than j"; score = number of significant wins at `alpha` (uncorrected, as in challengeR's test-then-rank;
+  Holm is applied to the significance map, not to the ranking), rank by wins, more wins better. A missing case
+  counts as `missing_value` (the worst value, as in the aggregate schemes) before testing when it is given;
+  without it each pair uses the cases both have. Either way an algorithm with no value at all on the task ranks
+  after every algorithm that has one (tied with the other absent ones), whatever the power of the test: with
+  no common case nobody could win against it, and it would tie with the others (or share rank 1 when too few
+  cases make any win possible).
 
 Every function also accepts leading batch axes (values of shape (..., n_cases, n_algorithms)), which the
 bootstrap uses to re-rank thousands of resampled case sets at once.
@@ -104,12 +108,19 @@ def scheme_scores(values, higher_is_better: bool, scheme: str, *, missing_value:
         empty = np.isnan(values).all(axis=-1, keepdims=True)
         score = _case_mean(np.where(empty, np.nan, ranks) if empty.any() else ranks)
         return score, rank_scores(score, higher_is_better=False)
-    wins = significant_wins(values, higher_is_better, alpha=alpha)
-    return wins, rank_scores(wins, higher_is_better=True)
+    absent = np.isnan(values).all(axis=-2)  # (…, k): no value at all on this task (in this bootstrap draw)
+    tested = fill_missing(values, missing_value) if missing_value is not None else values
+    wins = significant_wins(tested, higher_is_better, alpha=alpha)
+    # NaN ranks last (tied): absent algorithms come after every present one, however few cases there are.
+    return wins, rank_scores(np.where(absent, np.nan, wins), higher_is_better=True)
 
 
 def pairwise_pvalues(values, higher_is_better: bool) -> np.ndarray:
-    """p[…, i, j]: one-sided paired Wilcoxon p-value of "i better than j" over the cases both have (diag NaN)."""
+    """p[…, i, j]: one-sided paired Wilcoxon p-value of "i better than j" over the cases both have.
+
+    NaN on the diagonal and for a pair with no common case (no test, so it stays out of a Holm family); p = 1
+    for a pair whose common cases all have zero difference (a test without evidence).
+    """
     from medmix.leaderboard.stats import oriented_differences, wilcoxon_one_sided
 
     values, _ = _as_array(values)
@@ -121,6 +132,8 @@ def pairwise_pvalues(values, higher_is_better: bool) -> np.ndarray:
     diffs = oriented_differences(values[..., iu], values[..., ju], higher_is_better)  # (…, n, pairs)
     diffs = np.moveaxis(diffs, -2, -1).reshape(-1, n)  # rows = (batch…, pair)
     forward, backward = wilcoxon_one_sided(diffs)
+    untested = ~np.isfinite(diffs).any(axis=-1)
+    forward, backward = np.where(untested, np.nan, forward), np.where(untested, np.nan, backward)
     forward, backward = forward.reshape(*batch, len(iu)), backward.reshape(*batch, len(iu))
     p[..., iu, ju] = forward
     p[..., ju, iu] = backward
@@ -174,8 +187,9 @@ def rank_then_aggregate(values, higher_is_better: bool) -> TaskRanking:
     return rank_task(values, higher_is_better, "rank_then_aggregate")
 
 
-def test_then_rank(values, higher_is_better: bool, *, alpha: float = 0.05) -> TaskRanking:
-    return rank_task(values, higher_is_better, "test_then_rank", alpha=alpha)
+def test_then_rank(values, higher_is_better: bool, *, alpha: float = 0.05, missing_value: float | None = None
+                   ) -> TaskRanking:
+    return rank_task(values, higher_is_better, "test_then_rank", alpha=alpha, missing_value=missing_value)
 
 
 test_then_rank.__test__ = False  # not a pytest test despite the name

@@ -13,8 +13,8 @@ All functions are pure (arrays in, arrays out). Conventions:
   costs ~0.5 s per call (n = 12 with ties) and a bootstrap needs thousands of tests. One deviation: when no
   non-zero difference is left, p = 1 (no evidence), where scipy returns NaN for n > 13.
 - `medmix.leaderboard.ranking.pairwise_pvalues` applies it to every ordered pair of algorithms: p[i, j] for
-  "i is better than j", the metric's direction taken into account.
-- `holm` is the Holm–Bonferroni step-down adjustment.
+  "i is better than j", the metric's direction taken into account; NaN for a pair with no common case.
+- `holm` is the Holm–Bonferroni step-down adjustment over the finite p-values (NaN: no test, not in the family).
 """
 
 from __future__ import annotations

@@ -18,8 +18,12 @@ from medmix.merging.recipe import MergeRecipe, load_recipe, merge_state_dict
 
 
 def write_merged_folder(state: dict[str, torch.Tensor], recipe: MergeRecipe, out_dir: str | Path,
-                        pool: MergePool | None = None, extra_provenance: dict | None = None) -> Path:
-    """Save weights (.pth and .safetensors), recipe, model.json and provenance into `out_dir`."""
+                        pool: MergePool | None = None, extra_provenance: dict | None = None,
+                        model_provenance: dict | None = None) -> Path:
+    """Save weights (.pth and .safetensors), recipe, model.json and provenance into `out_dir`.
+
+    model_provenance: extra entries for model.json's provenance, which evaluations of the folder record (e.g. the
+    protocol a search ran under, so an evaluation under another protocol can say so)."""
     from safetensors.torch import save_file
 
     from medmix import __version__
@@ -37,7 +41,7 @@ def write_merged_folder(state: dict[str, torch.Tensor], recipe: MergeRecipe, out
     provenance = {"medmix": __version__, "torch": torch.__version__, "inputs": inputs, **(extra_provenance or {})}
     atomic_write_text(out / "provenance.json", json.dumps(provenance, indent=2))
     write_model_json(out, arch=recipe.arch, preprocessing=recipe.preprocessing, weights="merged.pth",
-                     provenance={"recipe": "recipe.yaml", "inputs": inputs})
+                     provenance={"recipe": "recipe.yaml", "inputs": inputs, **(model_provenance or {})})
     return out
 
 

@@ -1,8 +1,10 @@
 """The search objective's data: calibration slices prepared once, kept on the device, scored per trial.
 
-Every calibration slice of the chosen tasks goes through the harness's own steps once (intensity handling, one
-box per reference-foreground slice, display orientation, the model's preprocessing) and stays on the device as
-model input, boxes in model coordinates and the reference mask. A trial then only runs the encoder, the batched
+Every calibration slice of the chosen tasks goes through the harness's own steps once (`prompted_slices`:
+intensity handling, one box per reference-foreground slice, the protocol's orientation; then the model's
+preprocessing) and stays on the device as model input, boxes in model coordinates and the reference mask. Cards
+come already rewritten by the search's protocol, so the objective scores what an evaluation under that protocol
+would. A trial then only runs the encoder, the batched
 decoder, post-processing and Dice on the device; per task it returns the mean slice Dice (MedSAMix's objective).
 
 Fidelity: slices of each task are in a seeded random order, so a budget of b slices scores the first
@@ -36,6 +38,7 @@ class CalibrationSet:
     tasks: list[str]
     batches: dict[str, list[PreparedBatch]] = field(default_factory=dict)
     n_slices: dict[str, int] = field(default_factory=dict)
+    dice_epsilon: float = 0.0  # MedSAMix's protocol: 1e-8 in Dice's denominator
 
     @property
     def total_slices(self) -> int:
@@ -43,34 +46,24 @@ class CalibrationSet:
 
 
 def collect_slices(card, case_ids: list[str], data_root, orientation: str = "display"):
-    """(image slice in [0, 255], boxes (k, 4), reference slice) for every prompted slice of the cases."""
-    from medmix.data.intensity import apply_intensity
-    from medmix.data.prompts import slice_boxes, take_slice
+    """(image slice in [0, 255], boxes (k, 4), reference slice) for every prompted slice of the cases, which are
+    the card's split in sorted order (their positions feed MedSAMix's fundus jitter stream)."""
+    from medmix.data.slices import prompted_slices
     from medmix.data.sources import load_case
 
     out = []
-    for case_id in case_ids:
+    for position, case_id in enumerate(case_ids):
         case = load_case(card, case_id, data_root)
-        image = apply_intensity(case.image, card.intensity)
-        axis = card.slice_axis if case.ndim == 3 else None
-        boxes = slice_boxes(case.label, axis, card.prompt, None, f"{card.name}/{case.case_id}")
-        for index in sorted(boxes):
-            if case.ndim == 2:
-                img, ref, b = image, case.label.astype(bool), boxes[index]
-            else:
-                img = take_slice(image, index, axis)
-                ref = take_slice(case.label, index, axis).astype(bool)
-                b = boxes[index]
-                if orientation == "display":
-                    img, ref, b = np.ascontiguousarray(img.T), np.ascontiguousarray(ref.T), b[:, [1, 0, 3, 2]]
-            out.append((img.astype(np.float32), b, ref))
+        for item in prompted_slices(case, card, orientation=orientation, stream_index=position):
+            out.append((item.image, item.boxes, item.reference))
     return out
 
 
 def build_calibration(cards, model, *, split: str = "calibration", data_root=None, max_slices_per_task: int | None
                       = None, seed: int = 0, batch_size: int = 16, allow_test_split: bool = False,
-                      orientation: str = "display") -> CalibrationSet:
-    """Prepare the calibration slices of `cards` for `model` (a `SamFamilyModel`) on its device."""
+                      orientation: str = "display", dice_epsilon: float = 0.0) -> CalibrationSet:
+    """Prepare the calibration slices of `cards` (as the search's protocol rewrote them) for `model` (a
+    `SamFamilyModel`) on its device."""
     import torch
 
     from medmix.data.sources import case_ids
@@ -82,7 +75,7 @@ def build_calibration(cards, model, *, split: str = "calibration", data_root=Non
                           "(--allow-test-split) only if you really mean it.")
     device = model.device
     storage = torch.float16 if device.type == "cuda" else torch.float32
-    calib = CalibrationSet([c.name for c in cards])
+    calib = CalibrationSet([c.name for c in cards], dice_epsilon=dice_epsilon)
     rng = np.random.default_rng(seed)
     for card in cards:
         ids = case_ids(card, data_root, split)
@@ -150,7 +143,7 @@ def score_calibration(model, calib: CalibrationSet, budget: float | None = None)
                 counts = [int(b.shape[0]) for b in batch.boxes[:m]]
                 if any(c != 1 for c in counts):
                     masks = torch.stack([part.any(dim=0) for part in torch.split(masks, counts)])
-                dice, _ = batch_dice_iou(masks, batch.gt[:m])
+                dice, _ = batch_dice_iou(masks, batch.gt[:m], dice_epsilon=calib.dice_epsilon)
                 total += dice.sum()
             sums[task] = total
     return {task: float(value) / limits[task] for task, value in sums.items()}

@@ -8,7 +8,8 @@ Identities (tested): merging a model with itself returns it; linear with one-hot
 λ = 0 returns the base.
 
 Register your own with `@merge_method("name", params={...})`; `params` describes each parameter's search range
-so the SMAC search can sample it.
+so the SMAC search can sample it. `options` are named choices that are not searched (e.g. DARE's `rescale`): a
+recipe may set them, the search leaves them at their default, the first choice.
 """
 
 from __future__ import annotations
@@ -41,18 +42,20 @@ class MergeMethod:
     params: dict[str, ParamSpec] = field(default_factory=dict)
     uses_seed: bool = False
     description: str = ""
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)  # choices, the default first
 
 
 MERGE_METHODS: Registry[MergeMethod] = Registry("merge method")
 
 
 def merge_method(name: str, *, params: dict[str, ParamSpec] | None = None, uses_seed: bool = False,
-                 replace: bool = False):
-    """Register `fn(tensors, **params) -> tensor` as a merge method."""
+                 options: dict[str, Sequence[str]] | None = None, replace: bool = False):
+    """Register `fn(tensors, **params) -> tensor` as a merge method (`options`: non-searched string choices)."""
 
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()
-        MERGE_METHODS.add(name, MergeMethod(name, fn, dict(params or {}), uses_seed, doc[0] if doc else ""),
+        choices = {k: tuple(v) for k, v in (options or {}).items()}
+        MERGE_METHODS.add(name, MergeMethod(name, fn, dict(params or {}), uses_seed, doc[0] if doc else "", choices),
                           replace=replace)
         return fn
 
@@ -113,12 +116,23 @@ def task_arithmetic(tensors: Sequence[torch.Tensor], lam: float) -> torch.Tensor
     return out.to(tensors[0].dtype)
 
 
+def fraction_count(fraction: float, n: int) -> int:
+    """⌈fraction·n⌉ entries of `n`, with `fraction` in [0, 1] read to 9 decimals first, clipped to [0, n].
+
+    The rounding is why: 1 − 0.7 is 0.30000000000000004, and TIES with drop 0.7 on 10 entries must keep 3, not 4.
+    The ceiling is then exact integer arithmetic, so it holds for tensors of any size.
+    """
+    nano = round(fraction * 10**9)
+    return min(n, max(0, -(-nano * n // 10**9)))
+
+
 def trim_top_k(tau: torch.Tensor, density: float) -> torch.Tensor:
-    """Keep the ⌈density·n⌉ largest-magnitude entries of `tau` (ties at the threshold are kept), zero the rest."""
+    """Keep the k = ⌈density·n⌉ largest-magnitude entries of `tau` (density read to 9 decimals, see
+    `fraction_count`; ties at the threshold are kept), zero the rest. mergekit keeps int(density·n)."""
     if not 0 <= density <= 1:
         raise InputError(f"density must lie in [0, 1], got {density}.")
     n = tau.numel()
-    k = math.ceil(density * n)
+    k = fraction_count(density, n)
     if k >= n:
         return tau
     if k == 0:
@@ -152,14 +166,31 @@ def ties_core(base: torch.Tensor, taus: Sequence[torch.Tensor], drop: float, lam
     return base + lam * ties_combine([trim_top_k(t, 1.0 - drop) for t in taus])
 
 
-def dare_drop(tau: torch.Tensor, drop: float, generator: torch.Generator) -> torch.Tensor:
-    """Drop each entry with probability `drop`, rescale survivors by 1/(1−drop) (Yu et al. 2024)."""
+DARE_RESCALES = ("inverse", "l1")
+_L1_EPS = 1e-7  # mergekit's: below it a norm counts as zero and the survivors are left as they are
+
+
+def dare_drop(tau: torch.Tensor, drop: float, generator: torch.Generator, rescale: str = "inverse") -> torch.Tensor:
+    """Drop each entry with probability `drop` and rescale the survivors.
+
+    rescale "inverse" (default, Yu et al. 2024): by 1/(1−drop), unbiased per entry. "l1" (mergekit's
+    `rescale: true`): by ‖τ‖₁ / ‖dropped τ‖₁, so the task vector keeps its L1 norm; no rescale if either norm is
+    below 1e-7.
+    """
     if not 0 <= drop < 1:
         raise InputError(f"DARE drop rate must lie in [0, 1), got {drop}.")
+    if rescale not in DARE_RESCALES:
+        raise InputError(f"DARE rescale must be one of {list(DARE_RESCALES)}, got {rescale!r}.")
     if drop == 0:
         return tau
     keep = torch.rand(tau.shape, generator=generator, device=tau.device) >= drop
-    return tau * keep / (1.0 - drop)
+    if rescale == "inverse":
+        return tau * keep / (1.0 - drop)
+    masked = tau * keep
+    before, after = float(tau.abs().sum()), float(masked.abs().sum())
+    if before < _L1_EPS or after < _L1_EPS:
+        return masked
+    return masked * (before / after)
 
 
 def _generator(device: torch.device, seed: int) -> torch.Generator:
@@ -169,38 +200,40 @@ def _generator(device: torch.device, seed: int) -> torch.Generator:
 
 
 @merge_method("dare_linear", params={"drop": ParamSpec(0.0, 0.9, 0.3), "lam": ParamSpec(0.0, 1.0, 1.0)},
-              uses_seed=True)
-def dare_linear(tensors: Sequence[torch.Tensor], drop: float, lam: float, seed: int = 0) -> torch.Tensor:
-    """DARE then task arithmetic: θ0 + λ Σ dare(τi)."""
+              uses_seed=True, options={"rescale": DARE_RESCALES})
+def dare_linear(tensors: Sequence[torch.Tensor], drop: float, lam: float, seed: int = 0, rescale: str = "inverse"
+                ) -> torch.Tensor:
+    """DARE then task arithmetic: θ0 + λ Σ dare(τi); rescale "inverse" (1/(1−drop)) or "l1" (see `dare_drop`)."""
     _check(tensors)
     base, taus = task_vectors(tensors)
-    return dare_linear_core(base, taus, drop, lam, seed).to(tensors[0].dtype)
+    return dare_linear_core(base, taus, drop, lam, seed, rescale).to(tensors[0].dtype)
 
 
-def dare_linear_core(base: torch.Tensor, taus: Sequence[torch.Tensor], drop: float, lam: float, seed: int
-                     ) -> torch.Tensor:
+def dare_linear_core(base: torch.Tensor, taus: Sequence[torch.Tensor], drop: float, lam: float, seed: int,
+                     rescale: str = "inverse") -> torch.Tensor:
     gen = _generator(base.device, seed)
     out = base.clone()
     for tau in taus:
-        out.add_(dare_drop(tau, drop, gen), alpha=lam)
+        out.add_(dare_drop(tau, drop, gen, rescale), alpha=lam)
     return out
 
 
 @merge_method("dare_ties", params={"drop": ParamSpec(0.0, 0.9, 0.3), "lam": ParamSpec(0.0, 1.0, 1.0)},
-              uses_seed=True)
-def dare_ties(tensors: Sequence[torch.Tensor], drop: float, lam: float, seed: int = 0) -> torch.Tensor:
-    """DARE then TIES sign election and disjoint mean: θ0 + λ·ties(dare(τi))."""
+              uses_seed=True, options={"rescale": DARE_RESCALES})
+def dare_ties(tensors: Sequence[torch.Tensor], drop: float, lam: float, seed: int = 0, rescale: str = "inverse"
+              ) -> torch.Tensor:
+    """DARE then TIES sign election and disjoint mean: θ0 + λ·ties(dare(τi)); rescale as in `dare_drop`."""
     _check(tensors)
     base, taus = task_vectors(tensors)
-    return dare_ties_core(base, taus, drop, lam, seed).to(tensors[0].dtype)
+    return dare_ties_core(base, taus, drop, lam, seed, rescale).to(tensors[0].dtype)
 
 
-def dare_ties_core(base: torch.Tensor, taus: Sequence[torch.Tensor], drop: float, lam: float, seed: int
-                   ) -> torch.Tensor:
+def dare_ties_core(base: torch.Tensor, taus: Sequence[torch.Tensor], drop: float, lam: float, seed: int,
+                   rescale: str = "inverse") -> torch.Tensor:
     if not taus:
         return base.clone()
     gen = _generator(base.device, seed)
-    return base + lam * ties_combine([dare_drop(t, drop, gen) for t in taus])
+    return base + lam * ties_combine([dare_drop(t, drop, gen, rescale) for t in taus])
 
 
 def slerp_coefficients(aa: float, bb: float, ab: float, t: float, eps: float = 1e-6) -> tuple[float, float]:
@@ -255,13 +288,18 @@ def slerp(tensors: Sequence[torch.Tensor], weights: Sequence[float] | None = Non
 
 
 def breadcrumbs_mask(tau: torch.Tensor, density: float, gamma: float) -> torch.Tensor:
-    """Drop the top `gamma` fraction of magnitudes (outliers) and keep the next `density` fraction."""
-    if not (0 <= gamma <= 1 and 0 <= density <= 1 and gamma + density <= 1):
+    """Drop the ⌈gamma·n⌉ largest magnitudes (outliers), keep the next ⌈density·n⌉ (clipped to the n entries),
+    zero the rest; both fractions read to 9 decimals (`fraction_count`). mergekit uses int() for both ends.
+
+    gamma + density ≤ 1 is required (to 1e-9, for sums like 0.7 + 0.3 and reparametrised searches).
+    """
+    if not (0 <= gamma <= 1 and 0 <= density <= 1 and gamma + density <= 1 + 1e-9):
         raise InputError(f"breadcrumbs needs 0 ≤ gamma, density and gamma + density ≤ 1; got {gamma}, {density}.")
     n = tau.numel()
     order = torch.argsort(tau.abs().flatten(), descending=True)
     keep = torch.zeros(n, dtype=torch.bool, device=tau.device)
-    lo, hi = round(gamma * n), round((gamma + density) * n)
+    lo = fraction_count(gamma, n)
+    hi = min(n, lo + fraction_count(density, n))
     keep[order[lo:hi]] = True
     return tau * keep.view_as(tau)
 

@@ -14,6 +14,9 @@ YAML format (documented in the README):
     preprocessing: {kind: medsam}    # of the merged model (optional: the arch's default)
     seed: 0                          # DARE's random drops
 
+Parameters are numbers, except a method's named options (not searched): DARE's `rescale: inverse | l1`
+(1/(1−drop), the default, or mergekit's L1-norm-preserving rescale).
+
 `merge_state_dict` is the reference implementation (one pure method call per tensor); the search's in-place
 engine (`medmix.merging.engine`) must give the same weights.
 """
@@ -106,10 +109,14 @@ def _unit_recipe(value: Any, where: str, n_models: int) -> UnitRecipe:
     except UnknownNameError as exc:
         raise ConfigError(f"{where}.method: {exc}") from None
     params = {k: v for k, v in value.items() if k != "method"}
-    allowed = set(method.params) | ({"seed"} if method.uses_seed else set()) | ({"t"} if name == "slerp" else set())
+    allowed = (set(method.params) | set(method.options) | ({"seed"} if method.uses_seed else set())
+               | ({"t"} if name == "slerp" else set()))
     unknown = set(params) - allowed
     if unknown:
         raise ConfigError(f"{where}: unknown parameter(s) {sorted(unknown)} for {name}; allowed: {sorted(allowed)}.")
+    for oname, choices in method.options.items():  # named choices, not numbers (e.g. DARE's rescale)
+        if oname in params and params[oname] not in choices:
+            raise ConfigError(f"{where}.{oname}: expected one of {list(choices)} for {name}, got {params[oname]!r}.")
     for pname, spec in method.params.items():
         if pname not in params:
             if name == "slerp" and "t" in params:

@@ -74,7 +74,7 @@ class SearchConfig:
 _SECTIONS = {"arch", "pool", "preprocessing", "units", "space", "objective", "search"}
 _SPACE = {"mode", "methods", "search_identical_units"}
 _OBJECTIVE = {"suite", "tasks", "split", "allow_test_split", "data_root", "max_slices_per_task", "batch_size",
-              "device"}
+              "device", "protocol"}
 
 
 def _refuse_unknown(mapping: dict, allowed: set, where: str) -> None:
@@ -122,6 +122,7 @@ def search_config_from_dict(data: dict, *, where: str = "search config", base_di
     if settings.pipeline_depth < 1 or settings.retrain_after < 1:
         raise ConfigError(f"{where}.search: pipeline_depth and retrain_after must be ≥ 1.")
     methods = space.get("methods", ["linear", "task_arithmetic", "ties", "slerp"])
+    protocol = _objective_protocol(objective, where)
     setup = EngineSetup(
         pool=tuple(entries), arch=str(data["arch"]), preprocessing=data.get("preprocessing"),
         units=dict(data.get("units") or {"scheme": "medsamix", "granularity": 2}), suite=str(objective["suite"]),
@@ -130,8 +131,23 @@ def search_config_from_dict(data: dict, *, where: str = "search config", base_di
         split=objective.get("split", "calibration"), allow_test_split=bool(objective.get("allow_test_split")),
         data_root=objective.get("data_root"), max_slices_per_task=objective.get("max_slices_per_task"),
         batch_size=int(objective.get("batch_size", 16)), seed=settings.seed, device=objective.get("device"),
+        protocol=protocol.to_dict(),
     )
     return SearchConfig(setup, settings, dict(data))
+
+
+def _objective_protocol(objective: dict, where: str):
+    """objective.protocol, else the suite's own protocol, else medmix (recorded in the search's provenance)."""
+    from medmix.evaluation.protocol import parse_protocol
+
+    if objective.get("protocol") is not None:
+        return parse_protocol(objective["protocol"], where=f"{where}.objective.protocol")
+    try:
+        from medmix.evaluation.suites import load_suite
+
+        return parse_protocol(load_suite(str(objective["suite"])).protocol)
+    except MedmixError:  # an unknown suite is reported, with its did-you-mean, when the engine loads it
+        return parse_protocol(None)
 
 
 def load_search_config(path: str | Path) -> SearchConfig:
@@ -483,11 +499,13 @@ def _finish(config, out: Path, engine, trials: list[dict], tasks: list[str], wal
         if t["origin"] == "warm start" and t["budget"] in (None, engine.calibration.total_slices):
             single_models.setdefault(json.dumps(t["config"], sort_keys=True), t)
     summary = {"best_trial": best["trial"], "best_mean_dice": best["mean_dice"], "best_scores": best["scores"],
-               "tasks": tasks, "pareto_trials": [t["trial"] for t in front], "timings": timings}
+               "tasks": tasks, "protocol": dict(config.setup.protocol), "pareto_trials": [t["trial"] for t in front], "timings": timings}
     atomic_write_text(out / "search_summary.json", json.dumps(summary, indent=2))
     state = merge_state_dict(engine.pool, recipe)
-    write_merged_folder(state, recipe, out / "best", engine.pool,
-                        {"search": {"best_trial": best["trial"], "calibration_scores": best["scores"]}})
+    search_record = {"best_trial": best["trial"], "calibration_scores": best["scores"],
+                     "protocol": dict(config.setup.protocol)}
+    write_merged_folder(state, recipe, out / "best", engine.pool, {"search": search_record},
+                        model_provenance={"search": {"protocol": dict(config.setup.protocol)}})
     _plot(out, trials)
     return SearchResult(out, trials, best, front, tasks, timings)
 
@@ -515,13 +533,15 @@ def _plot(out: Path, trials: list[dict]) -> None:
 
 
 def evaluate_best(result: SearchResult, config: SearchConfig, *, split: str = "test", progress: bool = False):
-    """The incumbent on the test split through the evaluation harness (results feed leaderboards directly)."""
+    """The incumbent on the test split through the evaluation harness, under the search's protocol (results feed
+    leaderboards directly)."""
     from medmix.evaluation.runner import EvaluationConfig, evaluate
 
     setup = config.setup
     eval_config = EvaluationConfig(suite=setup.suite, out_dir=str(result.out_dir / f"eval_{split}"),
                                    model=f"merged:{result.out_dir / 'best'}", split=split,
-                                   tasks=list(result.tasks), data_root=setup.data_root, device=setup.device)
+                                   tasks=list(result.tasks), data_root=setup.data_root, device=setup.device,
+                                   protocol=dict(setup.protocol))
     return evaluate(eval_config, progress=progress)
 
 

@@ -8,6 +8,12 @@ Two modes:
 Hyper-parameter names: "<unit>.method", "<unit>.<method>.<param>" and "<unit>.<method>.<param>_<i>" for
 per-model parameters (weights). Units whose models all equal the base (e.g. MedSAM's frozen prompt encoder) are
 not searched: they are pinned to the base.
+
+Breadcrumbs is reparametrised so every sampled configuration is valid: it needs gamma + density ≤ 1, which
+independent ranges (density ∈ [0, 0.99], gamma ∈ [0, 0.1]) break in ≈4 % of units, so in most trials of a
+fine-grained search. The space samples gamma and "<unit>.breadcrumbs.density_share" in density's range, and
+density = density_share · (1 − gamma) ≤ 0.99·(1 − gamma). A reparametrisation rather than ConfigSpace forbidden
+clauses, which sit awkwardly on conditional (per_unit_method) hyper-parameters. Recipes keep density and gamma.
 """
 
 from __future__ import annotations
@@ -22,6 +28,19 @@ from medmix.merging.recipe import UnitRecipe
 DEFAULT_METHODS = ("linear", "task_arithmetic", "ties", "slerp")
 SWEEP_LAMBDAS = (0.3, 0.5, 0.6, 0.7, 0.8, 1.0)  # MedSAMix's initial design
 SLERP_TS = (0.3, 0.5, 0.7)
+
+
+@dataclass(frozen=True)
+class Share:
+    """Parameter `param` searched as `share` of what `other` leaves: param = share · (1 − other)."""
+
+    param: str
+    other: str
+    share: str
+
+
+# Methods whose parameters must fit together (see the module docstring).
+SHARES = {"breadcrumbs": Share("density", "gamma", "density_share")}
 
 
 @dataclass
@@ -62,11 +81,15 @@ class SearchSpace:
         from ConfigSpace import Float
 
         spec = MERGE_METHODS.get(method)
+        share = SHARES.get(method)
         for name, p in spec.params.items():
             names = [f"{unit}.{method}.{name}_{i}" for i in range(self.n_models)] if p.per_model else \
                 [f"{unit}.{method}.{name}"]
+            default = min(max(p.default, p.low), p.high)
+            if share is not None and name == share.param:
+                names = [f"{unit}.{method}.{share.share}"]
+                default = min(max(p.default / (1.0 - spec.params[share.other].default), p.low), p.high)
             for hp_name in names:
-                default = min(max(p.default, p.low), p.high)
                 yield Float(hp_name, (p.low, p.high), default=default, log=p.log)
 
     def unit_recipes(self, config) -> dict[str, UnitRecipe]:
@@ -75,10 +98,14 @@ class SearchSpace:
         out = {u: base_recipe(self.n_models) for u in self.pinned}
         for unit in self.units:
             method = values[f"{unit}.method"] if self.mode == "per_unit_method" else self.methods[0]
+            share = SHARES.get(method)
             params = {}
             for name, p in MERGE_METHODS.get(method).params.items():
                 if p.per_model:
                     params[name] = [float(values[f"{unit}.{method}.{name}_{i}"]) for i in range(self.n_models)]
+                elif share is not None and name == share.param:
+                    params[name] = float(values[f"{unit}.{method}.{share.share}"]) * (
+                        1.0 - float(values[f"{unit}.{method}.{share.other}"]))
                 else:
                     params[name] = float(values[f"{unit}.{method}.{name}"])
             if method in ("linear", "slerp") and sum(params["weights"]) == 0:
@@ -93,10 +120,14 @@ class SearchSpace:
             recipe = per_unit[unit]
             if self.mode == "per_unit_method":
                 values[f"{unit}.method"] = recipe.method
+            share = SHARES.get(recipe.method)
             for name, p in MERGE_METHODS.get(recipe.method).params.items():
                 if p.per_model:
                     for i, v in enumerate(recipe.params[name]):
                         values[f"{unit}.{recipe.method}.{name}_{i}"] = float(v)
+                elif share is not None and name == share.param:
+                    values[f"{unit}.{recipe.method}.{share.share}"] = _share_value(
+                        recipe, share, (p.low, p.high), unit)
                 else:
                     values[f"{unit}.{recipe.method}.{name}"] = float(recipe.params[name])
         return values
@@ -131,6 +162,17 @@ class SearchSpace:
                 seen.add(key)
                 out.append(values)
         return out
+
+
+def _share_value(recipe: UnitRecipe, share: Share, bounds: tuple[float, float], unit: str) -> float:
+    """The searched share that gives `recipe`'s parameter (inverse of `param = share · (1 − other)`)."""
+    value, other = float(recipe.params[share.param]), float(recipe.params[share.other])
+    x = value / (1.0 - other) if other < 1 else 0.0
+    low, high = bounds
+    if not low - 1e-9 <= x <= high + 1e-9:
+        raise ConfigError(f"unit {unit!r}: {recipe.method} with {share.param}={value}, {share.other}={other} is "
+                          f"outside the search space ({share.param} ≤ {high}·(1 − {share.other})).")
+    return min(max(x, low), high)  # the division may land one ulp outside the range
 
 
 def base_recipe(n_models: int) -> UnitRecipe:

@@ -31,6 +31,7 @@ class EngineSetup:
     batch_size: int = 16
     seed: int = 0
     device: str | None = None
+    protocol: dict = field(default_factory=lambda: {"name": "medmix", "drop_last_volume": False})
     extra: dict = field(default_factory=dict)
 
     def key(self) -> str:
@@ -58,18 +59,26 @@ class TrialEngine:
         self.report = distance_report(self.pool, self.assignment)
         units, pinned = searched_units(self.report, setup.search_identical_units)
         self.space = SearchSpace(units, pinned, len(self.pool.members), tuple(setup.methods), setup.mode)
+        from medmix.evaluation.protocol import parse_protocol
+
+        self.protocol = parse_protocol(setup.protocol, where="objective.protocol")
         prep = (Preprocessing.from_spec(setup.preprocessing) if setup.preprocessing
                 else default_preprocessing(setup.arch))
+        # The objective scores under the search's protocol (MedSAMix: SAM's preprocessing for every model); the
+        # merged checkpoint keeps the configured preprocessing, which a medmix-protocol evaluation uses.
         module = build_arch(setup.arch)
-        self.model = SamFamilyModel(module, prep, name="merge-search", arch=setup.arch,
-                                    device=device or setup.device, batch_size=setup.batch_size)
+        self.model = SamFamilyModel(module, self.protocol.model_preprocessing(prep), name="merge-search",
+                                    arch=setup.arch, device=device or setup.device, batch_size=setup.batch_size)
         self.merger = InPlaceMerger(self.pool, scheme, live_tensors(self.model.module), self.model.device)
         suite = load_suite(setup.suite)
         cards = [suite.card(t) for t in setup.tasks] if setup.tasks else list(suite.cards)
+        cards = [self.protocol.apply(c) for c in cards]
         self.tasks = [c.name for c in cards]
         self.calibration = build_calibration(cards, self.model, split=setup.split, data_root=setup.data_root,
                                              max_slices_per_task=setup.max_slices_per_task, seed=setup.seed,
-                                             batch_size=setup.batch_size, allow_test_split=setup.allow_test_split)
+                                             batch_size=setup.batch_size, allow_test_split=setup.allow_test_split,
+                                             orientation=self.protocol.orientation,
+                                             dice_epsilon=self.protocol.slice_dice_epsilon)
 
     def run(self, values: dict, budget: float | None = None, instance: str | None = None) -> dict:
         """Merge the configuration's recipe into the live model and score it; times in seconds."""
@@ -81,7 +90,8 @@ class TrialEngine:
         t1 = time.perf_counter()
         calib = self.calibration
         if instance is not None:  # racing over task shards: score one task
-            calib = CalibrationSet([instance], {instance: calib.batches[instance]}, {instance: calib.n_slices[instance]})
+            calib = CalibrationSet([instance], {instance: calib.batches[instance]}, {instance: calib.n_slices[instance]},
+                                   calib.dice_epsilon)
         scores = score_calibration(self.model, calib, budget)
         t2 = time.perf_counter()
         return {"scores": scores, "merge_s": t1 - t0, "eval_s": t2 - t1}

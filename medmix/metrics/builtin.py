@@ -8,8 +8,13 @@ from medmix.metrics.geometry import CaseGeometry
 from medmix.metrics.registry import METRICS, MetricSpec
 
 
-def _dice(g: CaseGeometry) -> float:
-    return 2.0 * g.n_tp / (g.n_pred + g.n_gt)
+def _dice(g: CaseGeometry, epsilon: float = 0.0) -> float:
+    # epsilon: MedSAMix adds 1e-8 to the denominator (its protocol); 0 gives the exact count ratio.
+    if not epsilon >= 0:
+        from medmix.errors import InputError
+
+        raise InputError(f"dice: epsilon must be ≥ 0, got {epsilon}.")
+    return 2.0 * g.n_tp / (g.n_pred + g.n_gt + epsilon)
 
 
 def _iou(g: CaseGeometry) -> float:
@@ -74,8 +79,8 @@ def bahd_from_sums(sum_gt_to_pred: float, sum_pred_to_gt: float, n_gt: int) -> f
 _VOXEL_CENTRES = "voxel-centre surfaces (face-connectivity erosion, border = background)"
 
 _BUILTINS = [
-    MetricSpec("dice", True, "1", "overlap", "2TP/(2TP+FP+FN) from integer counts", "Dice 1945",
-               geometry_fn=_dice, builtin=True),
+    MetricSpec("dice", True, "1", "overlap", "2TP/(2TP+FP+FN) from integer counts; epsilon=1e-8 adds MedSAMix's "
+               "denominator epsilon", "Dice 1945", defaults={"epsilon": 0.0}, geometry_fn=_dice, builtin=True),
     MetricSpec("iou", True, "1", "overlap", "TP/(TP+FP+FN); equals Dice/(2-Dice)", "Jaccard 1912",
                geometry_fn=_iou, builtin=True),
     MetricSpec("hd", False, "mm", "distance", f"max of the two directed maxima; {_VOXEL_CENTRES}",

@@ -9,7 +9,10 @@ one gather. Distances from a point outside a mask to that mask always end on one
 interior voxel would have a face neighbour nearer still), so the two surface distance fields also give the
 all-foreground distances that AHD/bAHD need: two fields per case, not four. Each field is a k-d tree over surface
 points, or an exact Euclidean distance transform of the union bounding box when the masks are dense in it;
-both give identical values and the cheaper one is picked per case.
+both give bit-identical values (the k-d tree path redoes the EDT's arithmetic on the voxel offset it finds) and the
+cheaper one is picked per case. The one exception is a genuine tie, two nearest voxels at the same real distance
+(e.g. offsets 5·0.7 and (3·0.7, 4·0.7)), where the two paths may pick different voxels whose rounded distances
+differ by one ulp.
 """
 
 from __future__ import annotations
@@ -130,10 +133,16 @@ class _DistanceField:
         # Threads pay off only for large queries; small 2D slices are faster on one.
         workers = -1 if coords.shape[0] > 20000 else 1
         _, nearest = self._field.query(coords * self.spacing, k=1, workers=workers)
-        # Recompute from whole-voxel offsets, as the EDT does: (7·0.8 − 5·0.8) is 1.6000000000000005 while
-        # 2·0.8 is 1.6, and NSD compares distances with a tolerance, so exact ties must come out the same.
-        offsets = (coords - self.target[nearest]) * self.spacing
-        return np.sqrt(np.einsum("ij,ij->i", offsets, offsets))
+        # Recompute from whole-voxel offsets with scipy's EDT arithmetic, bit for bit: (7·0.8 − 5·0.8) is
+        # 1.6000000000000005 while 2·0.8 is 1.6, and NSD compares distances with a tolerance, so values at a
+        # tolerance must come out the same. The EDT scales each axis offset, squares it and adds the squares axis
+        # by axis in axis order (`np.add.reduce(dt, axis=0)`); einsum may add them in another order or fused.
+        offsets = (self.target[nearest] - coords).astype(np.float64) * self.spacing
+        squared = offsets * offsets
+        total = squared[:, 0].copy()
+        for axis in range(1, squared.shape[1]):
+            total += squared[:, axis]
+        return np.sqrt(total)
 
     def _build(self):
         if self.use_edt:

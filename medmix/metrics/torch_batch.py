@@ -5,10 +5,11 @@ from __future__ import annotations
 from medmix.metrics.registry import EmptyPolicy
 
 
-def batch_dice_iou(pred, gt, empty_policy: EmptyPolicy | None = None):
+def batch_dice_iou(pred, gt, empty_policy: EmptyPolicy | None = None, dice_epsilon: float = 0.0):
     """Dice and IoU per item of boolean tensors shaped [B, ...] on any device, without leaving it.
 
     Returns two float64 tensors of shape [B]; empty masks follow the policy (both empty → 1, one empty → 0).
+    dice_epsilon is added to Dice's denominator (MedSAMix's protocol uses 1e-8).
     """
     import torch
 
@@ -36,7 +37,7 @@ def batch_dice_iou(pred, gt, empty_policy: EmptyPolicy | None = None):
         n_p = p.sum(1, dtype=torch.int64)
         n_g = g.sum(1, dtype=torch.int64)
     denom = n_p + n_g
-    dice = (2 * tp).double() / denom.clamp(min=1).double()
+    dice = (2 * tp).double() / (denom.clamp(min=1).double() + dice_epsilon)
     iou = tp.double() / (denom - tp).clamp(min=1).double()
     both = denom == 0
     one = (n_p == 0) ^ (n_g == 0)

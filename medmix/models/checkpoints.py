@@ -10,7 +10,9 @@ Formats understood by `load_state_dict` (all end up as a flat ``{key: tensor}`` 
 - ``.safetensors`` files (needs the ``safetensors`` package).
 
 ``.pth``/``.pt`` files are always read with ``torch.load(weights_only=True)``: a file that needs arbitrary
-unpickling (e.g. SAM-Med2D's ``{"model": …, "optimizer": <pickled object>}``) is refused, never executed.
+unpickling (e.g. SAM-Med2D's ``{"model": …, "optimizer": <pickled object>}``) is refused, never executed; the
+refusal says how to extract the weights, naming the wrapper key the file holds (read from its pickle opcodes, not by
+unpickling) and micro-sam's ``export_custom_sam_model`` for micro-sam / MedicoSAM training checkpoints.
 """
 
 from __future__ import annotations
@@ -99,9 +101,7 @@ def _torch_load(p: Path, where: str) -> Any:
             raise InputError(
                 f"{where}: refused for safety. It contains pickled Python objects{what} that can only be loaded by "
                 "running arbitrary code, and medmix only reads checkpoints with torch.load(weights_only=True). "
-                "If you trust the file, extract the weights once in your own Python session: "
-                "ckpt = torch.load(path, weights_only=False); torch.save(ckpt['model'], 'weights.pth') — and pass "
-                "'weights.pth'."
+                + _extraction_hint(_wrapper_keys_in(p))
             ) from None
         detail = re.search(r"WeightsUnpickler error:\s*(.+)", message)
         detail_text = detail.group(1).strip() if detail else message.strip().splitlines()[0]
@@ -115,6 +115,55 @@ def _torch_load(p: Path, where: str) -> Any:
             f"{where}: cannot read it as a PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]}). The file is "
             "corrupt, truncated or not a torch.save file; download or export it again."
         ) from exc
+
+
+def _wrapper_keys_in(p: Path) -> list[str]:
+    """The WRAPPER_KEYS named in a checkpoint's pickle, in WRAPPER_KEYS order, read without unpickling anything.
+
+    pickletools only lists opcodes, it runs none. A name may also be a value rather than a key, so this only
+    tailors the hint of a refusal; [] when the file cannot be scanned.
+    """
+    import pickletools
+    import zipfile
+
+    names: set[str] = set()
+
+    def scan(handle, n_pickles: int) -> None:
+        for _ in range(n_pickles):
+            for op, arg, _pos in pickletools.genops(handle):
+                if "UNICODE" in op.name:
+                    names.add(arg)
+
+    try:
+        if zipfile.is_zipfile(p):  # torch.save's default format: the object's pickle is <archive>/data.pkl
+            with zipfile.ZipFile(p) as archive:
+                member = next(n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "data.pkl")
+                with archive.open(member) as handle:
+                    scan(handle, 1)
+        else:
+            with p.open("rb") as handle:  # legacy format: magic number, protocol, sys info, the object
+                scan(handle, 4)
+    except Exception:  # a file that cannot be scanned keeps the generic hint
+        return []
+    return [k for k in WRAPPER_KEYS if k in names]
+
+
+def _extraction_hint(keys: list[str]) -> str:
+    """How to turn a refused checkpoint into a plain state dict, for the wrapper keys it holds."""
+    if "model_state" in keys:  # micro-sam / MedicoSAM training checkpoints: {"model_state": {"sam.<key>": …}, …}
+        return ("It looks like a micro-sam / MedicoSAM training checkpoint (weights under 'model_state', keys "
+                "'sam.<key>'). If you trust the file, export it once to a plain SAM state dict (one that "
+                "segment_anything loads) with micro-sam: from micro_sam.util import export_custom_sam_model; "
+                "export_custom_sam_model(path, model_type='vit_b', save_path='weights.pth') (the model type of the "
+                "checkpoint: vit_b, vit_l, vit_h or vit_t); or in your own Python session: "
+                "ckpt = torch.load(path, weights_only=False); torch.save(ckpt['model_state'], 'weights.pth') "
+                "(medmix strips the 'sam.' prefixes) — and pass 'weights.pth'.")
+    key = keys[0] if keys else "model"
+    where_weights = "" if keys else (f" — or whichever key holds the weights (medmix looks for "
+                                     f"{', '.join(WRAPPER_KEYS)})")
+    return ("If you trust the file, extract the weights once in your own Python session: "
+            f"ckpt = torch.load(path, weights_only=False); torch.save(ckpt['{key}'], 'weights.pth'){where_weights}"
+            " — and pass 'weights.pth'.")
 
 
 def unwrap_state_dict(obj: Any, *, where: str = "checkpoint") -> dict[str, Any]:

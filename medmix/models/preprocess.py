@@ -9,6 +9,9 @@ kind="sam" (segment_anything `SamPredictor`, torch path):
     bottom/right to S×S. Boxes: x·new_w/w, y·new_h/h (`apply_boxes`). Masks: low-res logits upsampled bilinearly
     to S×S, cropped to the resized extent, resized bilinearly to (h, w), logit > 0.
     (SAM's numpy path first casts to uint8 and resizes with PIL; medmix keeps float intensities.)
+    resize_backend="pil": exactly `SamPredictor.set_image`'s numpy path instead: the slice cast to uint8 (values
+    clipped to [0, 255], truncated), `ResizeLongestSide.apply_image` (PIL bilinear), then the same normalisation
+    and padding. The MedSAMix protocol uses it, since MedSAMix fed every model through SamPredictor.
 kind="medsam" (MedSAM `MedSAM_Inference.py`):
     resize to S×S with `skimage.transform.resize(order=3, anti_aliasing=True, preserve_range=True)` (clipped to
     the input range) then truncate to uint8; min–max to [0, 1]; no mean/std, no padding. Boxes: scaled per axis,
@@ -41,7 +44,9 @@ KINDS = ("sam", "medsam", "litemedsam")
 DEFAULT_IMAGE_SIZE = {"sam": 1024, "medsam": 1024, "litemedsam": 256}
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
-RESIZE_BACKENDS = ("auto", "skimage", "torch")
+RESIZE_BACKENDS = ("auto", "skimage", "torch", "pil")
+#: The resize choices each kind has ("auto": the kind's default).
+KIND_BACKENDS = {"sam": ("auto", "torch", "pil"), "medsam": ("auto", "skimage", "torch"), "litemedsam": ("auto",)}
 
 
 def _have_skimage() -> bool:
@@ -53,9 +58,10 @@ class Preprocessing:
     """How a model wants its input: `kind` ("sam", "medsam", "litemedsam") at `image_size` px (S).
 
     pixel_mean / pixel_std: per-channel normalisation on 0–255, used by kind "sam" only (default ImageNet).
-    resize_backend: kind "medsam" only: "auto" (scikit-image when installed, else torch), "skimage" (exact MedSAM,
+    resize_backend: kind "medsam": "auto" (scikit-image when installed, else torch), "skimage" (exact MedSAM,
     CPU, ~0.6 s per 1024² slice), "torch" (bicubic + antialias on the model's device, fast; differs from
-    skimage by ~0.5 grey levels on average when upsampling, ~1.5 when downsampling).
+    skimage by ~0.5 grey levels on average when upsampling, ~1.5 when downsampling). Kind "sam": "auto" / "torch"
+    (bilinear + antialias on float intensities) or "pil" (SamPredictor's uint8 + PIL path, exact).
     """
 
     kind: str
@@ -71,11 +77,13 @@ class Preprocessing:
         if isinstance(size, bool) or not isinstance(size, int) or size < 8:
             raise ConfigError(f"preprocessing.image_size: expected an integer ≥ 8 (pixels), got {self.image_size!r}.")
         object.__setattr__(self, "image_size", int(size))
-        if self.resize_backend not in RESIZE_BACKENDS:
-            raise ConfigError(f"preprocessing.resize_backend: expected one of {', '.join(RESIZE_BACKENDS)}, got "
-                              f"{self.resize_backend!r}.")
-        if self.resize_backend != "auto" and self.kind != "medsam":
-            raise ConfigError("preprocessing.resize_backend: only kind 'medsam' has a choice of resize; remove it.")
+        choices = KIND_BACKENDS[self.kind]
+        if self.resize_backend not in choices:
+            if len(choices) == 1:
+                raise ConfigError(f"preprocessing.resize_backend: kind {self.kind!r} has no choice of resize; remove "
+                                  "it.")
+            raise ConfigError(f"preprocessing.resize_backend: kind {self.kind!r} takes one of {', '.join(choices)}, "
+                              f"got {self.resize_backend!r}.")
         if self.resize_backend == "skimage" and not _have_skimage():
             raise ConfigError("preprocessing.resize_backend: 'skimage' needs scikit-image (pip install scikit-image); "
                               "or use 'torch'.")
@@ -121,6 +129,8 @@ class Preprocessing:
         if self.kind == "sam":
             out["pixel_mean"] = list(self.pixel_mean)
             out["pixel_std"] = list(self.pixel_std)
+            if self.resize_backend != "auto":
+                out["resize_backend"] = self.resize_backend
         if self.kind == "medsam":
             out["resize_backend"] = self.resize_backend
         return out
@@ -129,6 +139,8 @@ class Preprocessing:
     def resize_method(self) -> str:
         """The resize actually used (provenance: MedSAM's depends on whether scikit-image is installed)."""
         if self.kind == "sam":
+            if self.resize_backend == "pil":
+                return "SamPredictor numpy path: uint8, longest-side PIL bilinear (exact)"
             return "longest-side bilinear antialias (torch)"
         if self.kind == "medsam":
             backend = self.resize_backend
@@ -205,8 +217,11 @@ def _prepare_group(batch, geo: Geometry, prep: Preprocessing):
 
     target = (geo.new_height, geo.new_width)
     if prep.kind == "sam":
-        x = batch if target == tuple(batch.shape[-2:]) else F.interpolate(
-            batch, size=target, mode="bilinear", align_corners=False, antialias=True)
+        if prep.resize_backend == "pil":
+            x = sam_predictor_resize(batch, prep.image_size)
+        else:
+            x = batch if target == tuple(batch.shape[-2:]) else F.interpolate(
+                batch, size=target, mode="bilinear", align_corners=False, antialias=True)
         mean = torch.tensor(prep.pixel_mean, device=x.device).view(1, 3, 1, 1)
         std = torch.tensor(prep.pixel_std, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
@@ -221,6 +236,21 @@ def _prepare_group(batch, geo: Geometry, prep: Preprocessing):
     else:
         x = F.interpolate(batch, size=target, mode="bilinear", align_corners=False)
     return _minmax(x)
+
+
+def sam_predictor_resize(batch, size: int):
+    """`SamPredictor.set_image`'s numpy path on (n, 3, h, w) float slices in [0, 255]: cast to uint8 (clipped,
+    truncated), `ResizeLongestSide(size).apply_image` (PIL bilinear), back as float32 (n, 3, new_h, new_w)."""
+    import numpy as np
+    import torch
+    from segment_anything.utils.transforms import ResizeLongestSide
+
+    resize = ResizeLongestSide(size)
+    out = []
+    for img in batch:
+        hwc = img.permute(1, 2, 0).clamp(0, 255).to("cpu", torch.uint8).numpy()
+        out.append(torch.from_numpy(np.ascontiguousarray(resize.apply_image(hwc))).permute(2, 0, 1))
+    return torch.stack(out).to(batch.device, torch.float32)
 
 
 def _minmax(x):

@@ -8,11 +8,12 @@ One converter per release layout, registered by name in `CONVERTERS` (a `Registr
 
     flare22      FLARE22 labelled CT, 13 organs                 msd_task02  MSD Heart (left atrium, MRI)
     promise12    PROMISE12 prostate T2 MR (MetaImage)           msd_task05  MSD Prostate (T2 channel; PZ, TZ)
-    brats2021    BraTS 2021 (FLAIR by default; 1/2/4)           msd_task06  MSD Lung (tumour, CT)
+    brats2021    BraTS 2021 (4 sequences as channels; 1/2/4)    msd_task06  MSD Lung (tumour, CT)
     kits         KiTS19/21/23 (kidney, tumour, cyst)            msd_task07  MSD Pancreas (pancreas, tumour, CT)
     lits         LiTS (liver, tumour; ids lits_000…)            topcow      TopCoW CoW vessels (MRA by default)
     nasalseg     NasalSeg nasal cavity/sinus CT (NRRD)          refuge      REFUGE fundus disc/cup (RGB 2D)
-    freesurfer   FreeSurfer orig.mgz + aseg.mgz                 rat, generic_pairs  images/ + labels/ pairs
+    freesurfer   FreeSurfer T1 + aseg.mgz (conformed or rawavg) dofe_fundus DoFE 4-domain disc/cup crops (RGB 2D)
+    rat, generic_pairs  images/ + labels/ pairs
 
 Each is a function `prepare_<name>(src, dst, *, overwrite=False, progress=None, **options) -> PrepareReport` and
 writes ROOT/<dataset_id>/images|labels/<case>.nii.gz plus dataset.json (see `medmix.data.layout`), keeping the
@@ -36,6 +37,7 @@ from medmix.data.prepare.lits import prepare_lits  # noqa: E402
 from medmix.data.prepare.topcow import prepare_topcow  # noqa: E402
 from medmix.data.prepare.nasalseg import prepare_nasalseg  # noqa: E402
 from medmix.data.prepare.refuge import prepare_refuge  # noqa: E402
+from medmix.data.prepare.dofe import prepare_dofe_fundus  # noqa: E402
 from medmix.data.prepare.freesurfer import prepare_freesurfer  # noqa: E402
 from medmix.data.prepare.generic import prepare_generic_pairs, prepare_rat  # noqa: E402
 from medmix.data.prepare.metaimage import read_metaimage  # noqa: E402
@@ -45,7 +47,7 @@ from medmix.data.prepare.readers import read_volume  # noqa: E402
 __all__ = [
     "CONVERTERS", "CaseSource", "ConverterSpec", "Job", "LoadedCase", "PrepareReport", "converter", "get_converter",
     "list_converters", "load_pair", "parse_int_list", "parse_label_names", "parse_options", "prepare_brats2021",
-    "prepare_dataset",
+    "prepare_dataset", "prepare_dofe_fundus",
     "prepare_flare22", "prepare_freesurfer", "prepare_generic_pairs", "prepare_kits", "prepare_lits",
     "prepare_msd_task02", "prepare_msd_task05", "prepare_msd_task06", "prepare_msd_task07", "prepare_nasalseg",
     "prepare_promise12", "prepare_rat", "prepare_refuge", "prepare_topcow", "read_metaimage", "read_nrrd",

@@ -35,6 +35,10 @@ from medmix.registry import Registry
 #: progress(done, total, case_id): called after each case (written, skipped or failed).
 ProgressFn = Callable[[int, int, str], None]
 
+#: dataset.json `channels` values whose images carry a trailing channel axis (rgb: 2D (H, W, 3); multi: 3D
+#: (x, y, z, C) with the names in dataset.json `channel_names`). "grey" images have none.
+CHANNEL_AXIS_KINDS = ("rgb", "multi")
+
 #: Macintosh resource forks and folders shipped inside some archives (MSD tarballs, NasalSeg zip).
 _JUNK_DIRS = {"__MACOSX"}
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".gz", ".7z", ".rar", ".bz2", ".xz")
@@ -254,8 +258,9 @@ class PrepareReport:
 
 @dataclass
 class LoadedCase:
-    """One case in memory: image (spatial axes first; RGB as a trailing axis of 3), integer label map on the same
-    grid, the 4×4 voxel→world affine written for both, and notes that become warnings."""
+    """One case in memory: image (spatial axes first; RGB as a trailing axis of 3, or named channels as a trailing
+    axis with `Job.run(..., channels="multi")`), integer label map on the spatial grid, the 4×4 voxel→world affine
+    written for both, and notes that become warnings."""
 
     image: np.ndarray
     label: np.ndarray
@@ -418,7 +423,9 @@ class Job:
         """Write every case (skipping those already there unless `overwrite`), then dataset.json.
 
         labels: the release's label table {id: name} (background 0 excluded); options: the converter options that
-        change the output (recorded in dataset.json; a different set on a re-run needs `overwrite`); notes:
+        change the output (recorded in dataset.json; a different set on a re-run needs `overwrite`); channels:
+        "grey" (no channel axis), "rgb" (2D (H, W, 3)) or "multi" (3D (x, y, z, C), the C names given as
+        extra={"channel_names": [...]} and written to dataset.json); notes:
         conventions worth keeping next to the data; targets: suggested label groups for task cards (e.g. whole
         tumour = [1, 2, 4]); discover_labels: name ids seen in the data but absent from `labels` as label_<id>
         instead of warning about them (generic converters).
@@ -427,6 +434,9 @@ class Job:
 
         if not cases:
             raise self.layout_error(f"found no labelled case under {str(self.src)!r}")
+        if channels == "multi" and not (extra or {}).get("channel_names"):
+            raise InputError(f"{self.spec.title} ({self.name}): channels='multi' needs extra={{'channel_names': "
+                             "[...]} so that dataset.json says which channel is which.")
         ids = [c.case_id for c in cases]
         dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
         if dupes:
@@ -557,7 +567,8 @@ def _case_info(base: Path, cases: Sequence[str], channels: str) -> dict[str, dic
         shape = [int(s) for s in img.shape]
         entry: dict[str, Any] = {"shape": shape}
         affine = np.asarray(img.affine, dtype=float)
-        ndim_spatial = len(shape) - 1 if channels == "rgb" else len(shape)
+        # rgb (H, W, 3) and multi (x, y, z, C) images carry a trailing channel axis; the label grid is the rest.
+        ndim_spatial = len(shape) - 1 if channels in CHANNEL_AXIS_KINDS else len(shape)
         zooms = np.linalg.norm(affine[:3, :3], axis=0)
         entry["spacing_mm"] = [round(float(z), 6) for z in zooms[:ndim_spatial]]
         if ndim_spatial == 3:
