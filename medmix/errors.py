@@ -14,6 +14,17 @@ class InputError(MedmixError, ValueError):
     """An argument or a file holds something medmix cannot use."""
 
 
+class MissingDataError(InputError):
+    """A dataset a task needs is not prepared (or no data root is set); the message says how to get it.
+
+    `what` names the missing thing ("data root", or the dataset id), so several tasks missing the same one can be
+    reported once."""
+
+    def __init__(self, message: str, what: str = ""):
+        super().__init__(message)
+        self.what = what
+
+
 class ConfigError(MedmixError, ValueError):
     """A configuration file or field is invalid (the message names the field path)."""
 

@@ -23,6 +23,8 @@ from medmix.errors import InputError
 
 SPACING_ARGUMENT = "argument"
 SPACING_DEFAULT = "default (no spacing in either file: 1 per axis, distances in voxels)"
+#: Ends the refusal of a header spacing that is zero or not finite: the way round it that `score` offers.
+SPACING_HINT = ", or pass the spacing explicitly (medmix score --spacing X,Y,Z; score_files(spacing=...))"
 
 
 @dataclass
@@ -155,11 +157,15 @@ def score_files(
             labels = None
     explicit = parse_spacing(spacing)
 
-    gt = load_mask(gt_path, name="gt")
-    pred = load_mask(pred_path, name="pred")
+    # An explicit spacing replaces the headers', so a broken header spacing (pixdim 0) is then no obstacle.
+    header = {"ignore_header_spacing": explicit is not None, "spacing_hint": SPACING_HINT}
+    gt = load_mask(gt_path, name="gt", **header)
+    pred = load_mask(pred_path, name="pred", **header)
     check_same_grid(pred, gt)
     pred_ids = _check_values(pred, "pred")
     gt_ids = _check_values(gt, "gt")
+    if labels is not None:
+        _check_labels_present(labels, pred, gt)
 
     ndim = gt.ndim
     if explicit is not None:
@@ -198,6 +204,20 @@ def score_files(
         spacing_mm=tuple(float(s) for s in spacing_mm), spacing_source=source, shape=gt.shape, units=units,
         higher_is_better=direction,
     )
+
+
+def _check_labels_present(labels: Sequence[int], pred, gt) -> None:
+    """Refuse a requested label that neither file holds: both-empty would score it Dice 1 / distance 0."""
+    present = {role: sorted(int(v) for v in np.unique(img.array) if v != 0) for role, img in (("pred", pred),
+                                                                                               ("gt", gt))}
+    absent = [lab for lab in labels if lab not in present["pred"] and lab not in present["gt"]]
+    if absent:
+        shown = {role: ", ".join(map(str, ids)) or "none (empty mask)" for role, ids in present.items()}
+        raise InputError(
+            f"label {absent[0]} is in neither file, so there is nothing to score (both empty would count as a "
+            f"perfect match). Labels present: pred file {str(pred.path)!r}: {shown['pred']}; gt file "
+            f"{str(gt.path)!r}: {shown['gt']}. Pick labels from those (or leave --label out to score every label)."
+        )
 
 
 def _label_id(value) -> int:

@@ -192,8 +192,10 @@ def test_score_labels(tmp_path):
     out = _json(runner.invoke(app, [*base, "--label", "2"]))
     assert out["label"] == 2 and out["dice"] == pytest.approx(2 * 50 / 150) and "labels" not in out
 
-    out = _json(runner.invoke(app, [*base, "--label", "1", "--label", "3"]))
-    assert out["labels"]["3"]["empty_gt"] and out["labels"]["3"]["empty_pred"] and out["labels"]["3"]["dice"] == 1.0
+    # A label in neither file is an error listing the labels present (both-empty would score it Dice 1).
+    absent = runner.invoke(app, [*base, "--label", "1", "--label", "3"])
+    assert absent.exit_code == 2 and "label 3 is in neither file" in absent.output
+    assert "pred.png': 1, 2" in absent.output and "gt.png': 1, 2" in absent.output
 
     table = runner.invoke(app, base[:-3])
     assert table.exit_code == 0 and "label 1" in table.stdout and "label 2" in table.stdout

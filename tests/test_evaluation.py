@@ -39,7 +39,9 @@ def predictions_folder(tmp_path_factory):
             case = load_case(card, case_id)
             pred = _dilate_or_erode(case.label, i)
             (root / task).mkdir(exist_ok=True)
-            save_mask(root / task / f"{case_id}.nii.gz", pred.astype(np.uint8), spacing=case.spacing)
+            # a 2D fundus case has no affine: its prediction is written with the spacing only
+            save_mask(root / task / f"{case_id}.nii.gz", pred.astype(np.uint8), spacing=case.spacing,
+                      affine=case.affine if case.ndim == 3 else None)
     return root
 
 

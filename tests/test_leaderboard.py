@@ -555,3 +555,17 @@ def test_metrics_scored_on_different_cases_share_one_bootstrap():
         expected = rank_task(values[[0, 2]], True, scheme)
         np.testing.assert_allclose(score, expected.score)
         np.testing.assert_array_equal(rank, expected.rank)
+
+
+def test_a_run_given_twice_is_refused_and_a_copy_is_flagged(tmp_path):
+    import shutil
+
+    runs = example_runs(tmp_path / "runs")
+    with pytest.raises(InputError, match="given twice"):
+        read_inputs([runs[0], runs[1], str(runs[0]) + "/"])
+    copy = tmp_path / "copy"
+    shutil.copytree(runs[0], copy)
+    (runs[0] / "run.json").write_text(json.dumps({"fingerprint": "same"}))
+    (copy / "run.json").write_text(json.dumps({"fingerprint": "same"}))
+    data = read_inputs([runs[0], copy])
+    assert any("hold the same evaluation" in w for w in data.warnings)

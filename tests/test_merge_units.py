@@ -60,3 +60,27 @@ def test_custom_scheme_validation():
         scheme_from_config({"units": {"a": ["x.**"]}, "unit": {}})
     with pytest.raises(ConfigError, match="may only end"):
         scheme_from_config({"units": {"a": ["x.**.y"]}})
+
+
+def test_unknown_unit_names_get_the_field_path_and_a_did_you_mean():
+    from medmix.errors import UnknownNameError
+    from medmix.merging.units import check_unit_names
+
+    scheme = get_scheme("medsamix", depth=12, granularity=2)
+    check_unit_names(["encoder_blocks_0_1", "decoder_iou_head"], scheme, "recipe")
+    with pytest.raises(ConfigError, match=r"recipe.encoder_block_0_1: Unknown unit of scheme 'medsamix_g2' "
+                                          r"'encoder_block_0_1'. Did you mean 'encoder_blocks_0_1'") as info:
+        check_unit_names(["encoder_neck", "encoder_block_0_1"], scheme, "recipe")
+    assert isinstance(info.value, UnknownNameError)  # also what a registry lookup raises
+    with pytest.raises(ConfigError, match="'encoder_blocks_0_0'"):  # a unit of granularity 1, not of 2
+        check_unit_names(["encoder_blocks_0_0"], scheme, "recipe")
+
+
+def test_a_single_exclude_pattern_is_one_pattern(vit_b_keys):
+    from medmix.merging.recipe import scheme_for
+
+    units = {"units": {"everything": ["image_encoder.**", "mask_decoder.**", "prompt_encoder.**"]},
+             "exclude": "prompt_encoder.pe_layer.**"}
+    scheme = scheme_for(units, "vit_b")
+    assert scheme.exclude == ("prompt_encoder.pe_layer.**",)  # not one "pattern" per character
+    assert assign_units(vit_b_keys, scheme).excluded == ["prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"]

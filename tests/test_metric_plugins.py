@@ -81,3 +81,15 @@ def test_registration_rejects_bad_declarations():
         medmix.metric("Bad Name", higher_is_better=True)(lambda pred, gt, spacing=None: 0.0)
     with pytest.raises(MedmixError, match="needs keys 'both' and 'one'"):
         medmix.metric("half_empty", higher_is_better=True, empty={"both": 1.0})
+
+
+def test_plugin_path_messages(tmp_path):
+    import pytest
+
+    from medmix.errors import InputError
+    from medmix.metrics import load_plugin
+
+    with pytest.raises(InputError, match="is a directory, but a .py file that registers metrics"):
+        load_plugin(tmp_path)
+    with pytest.raises(InputError, match="no such file"):
+        load_plugin(tmp_path / "nope.py")

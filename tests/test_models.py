@@ -197,7 +197,7 @@ def test_refusal_hint_names_the_wrapper_key_present(tmp_path):
 
 def test_unreadable_checkpoints(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint at all")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="is a text file, not a checkpoint. medmix expects"):
         load_state_dict(tmp_path / "junk.pth")
     with pytest.raises(InputError, match="no such file"):
         load_state_dict(tmp_path / "absent.pth")
@@ -636,8 +636,10 @@ def test_prediction_folder(tmp_path):
     assert str(tmp_path / "case_404.nii.gz") in str(info.value)
     with pytest.raises(InputError, match=r"shape \(6, 7, 5\) does not match .*reversed"):
         folder.mask_for("liver", "case_001", (5, 7, 6))
-    with pytest.raises(InputError, match="not a directory"):
+    with pytest.raises(InputError, match="nowhere': no such directory"):
         PredictionFolder(tmp_path / "nowhere")
+    with pytest.raises(InputError, match=r"case_002\.npz': is a file, but a folder holding .* --predictions takes"):
+        PredictionFolder(tmp_path / "case_002.npz")
     assert folder.describe()["adapter"] == "prediction_folder"
 
 

@@ -946,3 +946,14 @@ def test_generic_pairs_reads_metaimage_and_other_converter_dataset_is_refused(tm
     build_flare22(tmp_path / "dl")
     with pytest.raises(InputError, match="prepared by converter 'generic_pairs'"):
         prepare_flare22(tmp_path / "dl", tmp_path / "root")
+
+
+def test_a_dataset_being_prepared_is_locked(tmp_path):
+    from medmix.run_folder import RunFolderBusy, RunLock
+
+    src = tmp_path / "mine"
+    build_pairs(src)
+    with RunLock(tmp_path / "root" / "generic_pairs", "data prepare"):
+        with pytest.raises(RunFolderBusy, match="another medmix data prepare"):
+            prepare_generic_pairs(src, tmp_path / "root")
+    assert prepare_generic_pairs(src, tmp_path / "root").written == ["rat1", "rat10", "rat2"]

@@ -14,6 +14,10 @@ suites_app = typer.Typer(help="Inspect evaluation suites and task cards.", no_ar
 
 
 def evaluate(
+    config_file: Annotated[Optional[Path], typer.Option(
+        "--config", metavar="EVAL.yaml",
+        help="An evaluation config (the fields below; relative paths resolve against its folder); options given on "
+             "the command line override it.", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option(
         "--model", metavar="SPEC|CONFIG.yaml",
         help="Model adapter spec ('tiny', 'litemedsam', 'sam:vit_b:CKPT', 'medsam:CKPT', 'medicosam:CKPT', "
@@ -21,11 +25,14 @@ def evaluate(
     predictions: Annotated[Optional[Path], typer.Option(
         "--predictions", metavar="DIR", help="Folder of predicted masks named by case (no model needed).",
         show_default=False)] = None,
-    suite: Annotated[str, typer.Option("--suite", metavar="NAME|PATH",
-                                       help="Suite name (phantom25, mni, medsamix25) or a suite YAML file.")] = "phantom25",
-    split: Annotated[str, typer.Option(help="test, calibration or all.")] = "test",
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Run folder (re-run the same command to resume).")]
-    = Path("runs/evaluate"),
+    suite: Annotated[Optional[str], typer.Option(
+        "--suite", metavar="NAME|PATH", help="Suite name (phantom25, mni, medsamix25, …) or a suite YAML file "
+                                             "[default: phantom25].", show_default=False)] = None,
+    split: Annotated[Optional[str], typer.Option(help="test, calibration or all [default: test].",
+                                                 show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", metavar="DIR", help="Run folder (re-run the same command to resume) [default: runs/evaluate].",
+        show_default=False)] = None,
     data_root: Annotated[Optional[Path], typer.Option(
         "--data-root", metavar="DIR", help="Prepared datasets (default: $MEDMIX_DATA).", show_default=False)] = None,
     task: Annotated[Optional[list[str]], typer.Option("--task", help="Only these tasks (repeatable).",
@@ -43,44 +50,58 @@ def evaluate(
     batch_size: Annotated[Optional[int], typer.Option(help="Slices per encoder batch.", show_default=False)] = None,
     max_cases: Annotated[Optional[int], typer.Option(help="At most this many cases per task.",
                                                      show_default=False)] = None,
-    save_predictions: Annotated[bool, typer.Option(help="Also write predictions as NIfTI.")] = False,
+    save_predictions: Annotated[Optional[bool], typer.Option(
+        "--save-predictions/--no-save-predictions", help="Also write predictions as NIfTI [default: no].",
+        show_default=False)] = None,
     prediction_label: Annotated[Optional[list[int]], typer.Option(
         "--prediction-label", help="Label ids counted as the target in prediction files (default: any non-zero).",
         show_default=False)] = None,
-    overwrite: Annotated[bool, typer.Option(help="Discard results already in --out.")] = False,
+    overwrite: Annotated[Optional[bool], typer.Option(
+        "--overwrite/--no-overwrite", help="Discard results already in --out [default: no].",
+        show_default=False)] = None,
     verbose: VerboseOpt = False,
     plugin: PluginOpt = None,
 ) -> None:
     """Score a model (or a folder of predictions) on a suite; resumable."""
     with command_context(plugin, verbose):
+        from medmix.evaluation.config_file import load_evaluation_config
         from medmix.evaluation.runner import EvaluationConfig
         from medmix.evaluation.runner import evaluate as run_evaluation
 
-        model_spec = _model_spec(model)
-        config = EvaluationConfig(
-            suite=suite, out_dir=str(out), model=model_spec, predictions=str(predictions) if predictions else None,
-            prediction_labels=prediction_label or None, split=split, data_root=str(data_root) if data_root else None,
-            tasks=task or None, metrics=metric or None, seed=seed, protocol=protocol, device=device,
-            batch_size=batch_size, max_cases=max_cases, save_predictions=save_predictions, overwrite=overwrite,
-        )
+        fields = load_evaluation_config(config_file) if config_file is not None else {}
+        given = {
+            "model": _model_spec(model), "predictions": str(predictions) if predictions else None,
+            "suite": suite, "split": split, "out_dir": str(out) if out else None,
+            "data_root": str(data_root) if data_root else None, "tasks": task or None, "metrics": metric or None,
+            "seed": seed, "protocol": protocol, "device": device, "batch_size": batch_size, "max_cases": max_cases,
+            "save_predictions": save_predictions, "prediction_labels": prediction_label or None,
+            "overwrite": overwrite,
+        }
+        if given["model"] is not None or given["predictions"] is not None:  # a model on the command line wins
+            fields.pop("model", None)
+            fields.pop("predictions", None)
+        fields.update({k: v for k, v in given.items() if v is not None})
+        fields.setdefault("suite", "phantom25")
+        fields.setdefault("out_dir", "runs/evaluate")
+        config = EvaluationConfig(**fields)
         result = run_evaluation(config, progress=True)
         print_summary(result.summary)
+        console = make_console()
+        for task_name, why in (result.summary.get("missing_tasks") or {}).items():
+            console.print(f"not evaluated: {task_name}: {why}")
         if result.summary.get("protocol_note"):
-            make_console().print(f"note: {result.summary['protocol_note']}")
-        make_console().print(f"wrote {out}/cases.csv, cases.parquet, summary.json, config.resolved.yaml, "
-                             "provenance.json")
+            console.print(f"note: {result.summary['protocol_note']}")
+        console.print(f"wrote {config.out_dir}/cases.csv, cases.parquet, summary.json, config.resolved.yaml, "
+                      "provenance.json")
 
 
 def _model_spec(model: Optional[str]):
-    if model and model.endswith((".yaml", ".yml")):
-        import yaml
+    """A model config file (YAML/JSON, its checkpoint resolved against the file's folder) as its mapping; any
+    other spec as given."""
+    if model and model.lower().endswith((".yaml", ".yml", ".json")):
+        from medmix.evaluation.config_file import load_model_config
 
-        from medmix.errors import InputError
-
-        path = Path(model)
-        if not path.is_file():
-            raise InputError(f"model config {model!r}: no such file.")
-        return yaml.safe_load(path.read_text())
+        return load_model_config(model)
     return model
 
 
@@ -184,13 +205,22 @@ def data_prepare(
     with command_context(plugin, verbose, keep_lines=True):
         from medmix.data.prepare import parse_options, prepare_dataset
 
+        from medmix.progress import Progress
+
         options = parse_options(dataset, option or [])
+        bars: list[Progress] = []
 
         def progress(done: int, total: int, case_id: str) -> None:
-            console.print(f"[{done}/{total}] {case_id}")
+            if not bars:  # the converter knows the total only once it has found the cases
+                bars.append(Progress(f"data prepare {dataset}", total, done=done - 1).__enter__())
+            bars[0].advance(text=case_id)
 
         console = make_console()
-        report = prepare_dataset(dataset, src, dst, overwrite=overwrite, progress=progress, **options)
+        try:
+            report = prepare_dataset(dataset, src, dst, overwrite=overwrite, progress=progress, **options)
+        finally:
+            for bar in bars:
+                bar.__exit__(None, None, None)
         console.print(f"{dataset}: {report.summary()}")
         for warning in report.warnings:
             console.print(f"warning: {warning}")

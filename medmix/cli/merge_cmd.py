@@ -17,16 +17,23 @@ def merge_apply(
     recipe: Annotated[Path, typer.Option("--recipe", metavar="R.yaml", help="Merge recipe (see README).")],
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for merged.pth, merged.safetensors, "
                                       "recipe.yaml, model.json and provenance.json.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace a merge of another recipe in --out (a merge of the same "
+                                            "recipe is replaced anyway).")] = False,
     verbose: VerboseOpt = False,
     plugin: PluginOpt = None,
 ) -> None:
     """Merge the recipe's pool into one checkpoint that plain segment_anything loads."""
     with command_context(plugin, verbose):
         from medmix.merging.apply import apply_recipe
+        from medmix.merging.recipe import load_recipe
 
-        folder = apply_recipe(recipe, out)
-        make_console().print(f"wrote {folder}/merged.pth, merged.safetensors, recipe.yaml, model.json, "
-                             f"provenance.json  (evaluate it with --model merged:{folder})")
+        loaded = load_recipe(recipe)
+        console = make_console()
+        for note in loaded.range_notes():
+            console.print(f"note: {note}")
+        folder = apply_recipe(loaded, out, overwrite=overwrite)
+        console.print(f"wrote {folder}/merged.pth, merged.safetensors, recipe.yaml, model.json, "
+                      f"provenance.json  (evaluate it with --model merged:{folder})")
 
 
 @merge_app.command("search")
@@ -59,9 +66,10 @@ def merge_search(
     with command_context(plugin, verbose):
         from dataclasses import replace
 
-        from medmix.merging.search import evaluate_best, load_search_config, run_search
+        from medmix.merging.search import check_search_inputs, evaluate_best, load_search_config, run_search
 
         cfg = load_search_config(config)
+        check_search_inputs(cfg)  # every path the config names, by the path rule, before any work
         settings = cfg.settings
         changes = {k: v for k, v in {"seed": seed, "workers": workers, "scheduler": scheduler,
                                      "evaluate_test": evaluate_test}.items() if v is not None}
@@ -78,9 +86,13 @@ def merge_search(
         t = result.timings
         console.print(f"best trial {result.best['trial']}: mean calibration Dice {fmt_value(result.best['mean_dice'])} "
                       + json.dumps({k: round(v, 4) for k, v in result.best["scores"].items()}))
-        console.print(f"{t['n_trials']} trials in {t['wall_s']:.1f} s; per trial: eval {t['eval_s_mean']:.3f} s, "
-                      f"merge {t['merge_s_mean'] * 1e3:.1f} ms, optimiser {t['optimiser_s_mean']:.3f} s "
-                      f"(max {t['optimiser_s_max']:.2f} s); device busy {t['busy_fraction']:.0%} of wall time")
+        resumed = t["n_trials"] - t["n_trials_this_session"]
+        busy = (f"device busy {t['busy_fraction']:.0%} of this session's wall time" if t["busy_fraction"] is not None
+                else "nothing left to run")
+        console.print(f"{t['n_trials']} trials ({resumed} resumed from trials.jsonl, {t['n_trials_this_session']} run "
+                      f"now in {t['wall_s']:.1f} s); per trial: eval {t['eval_s_mean']:.3f} s, merge "
+                      f"{t['merge_s_mean'] * 1e3:.1f} ms, optimiser {t['optimiser_s_mean']:.3f} s (max "
+                      f"{t['optimiser_s_max']:.2f} s); {busy}")
         console.print(f"wrote {out}/best_recipe.yaml, best/ (merged checkpoint), trials.csv, pareto.csv, "
                       "best_so_far.png, smac/")
         if settings.evaluate_test:

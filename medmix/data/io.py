@@ -9,7 +9,6 @@ imported only by the functions that read or write those formats.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from medmix.atomic import atomic_save
+from medmix.data.grids import check_same_grid, onto_reference_grid  # noqa: F401  (re-exported: the io API)
 from medmix.errors import InputError
+from medmix.user_paths import require_dir, require_file  # noqa: F401  (re-exported)
 
 #: Extension → format name, longest first so ".nii.gz" wins over ".gz".
 _FORMATS = ((".nii.gz", "nifti"), (".nii", "nifti"), (".npz", "npz"), (".npy", "npy"), (".png", "png"))
@@ -70,30 +71,30 @@ def _label(name: str, path: str | Path) -> str:
     return f"{name} file {str(path)!r}"
 
 
-def load_mask(path: str | Path, *, name: str = "mask", key: str | None = None) -> LoadedImage:
+def load_mask(path: str | Path, *, name: str = "mask", key: str | None = None, spacing_hint: str = "",
+              ignore_header_spacing: bool = False) -> LoadedImage:
     """Read a mask or label map from .nii/.nii.gz, .npz, .npy or .png.
 
     name: what the file is ("pred", "gt", …), used in error messages. key: the array to take from an .npz
     (default: the only array, else the first of 'mask', 'seg', 'label', 'arr_0'). PNG: greyscale only; a 0/255
     or 0/1 image becomes a 0/1 mask, a palette or other greyscale image keeps its values as label ids. NaN or
-    infinite values are refused.
+    infinite values are refused, and so is a header spacing that is zero, negative or not finite (NIfTI pixdim,
+    an .npz 'spacing'), unless `ignore_header_spacing` (the caller has the spacing from elsewhere; `spacing` is
+    then None); spacing_hint ends that refusal (e.g. " or pass --spacing").
     """
-    p = Path(path).expanduser()
     where = _label(name, path)
+    p = require_file(path, where, f"a mask file ({_SUPPORTED})")
     fmt = detect_format(p, name)
-    if not p.exists():
-        raise InputError(f"{where}: no such file. Check the path (relative paths start at {os.getcwd()!r}).")
-    if p.is_dir():
-        raise InputError(f"{where}: is a directory, expected a mask file ({_SUPPORTED}).")
-    if p.stat().st_size == 0:
-        raise InputError(f"{where}: the file is empty (0 bytes); it was probably not fully written. Re-export it.")
     if key is not None and fmt != "npz":
         raise InputError(f"{where}: key={key!r} only applies to .npz archives, but this is a {fmt} file.")
 
     if fmt == "npz":
         array, spacing, affine = _read_npz(p, where, key)
+    elif fmt == "nifti":
+        array, spacing, affine = _read_nifti(p, where, spacing_hint=spacing_hint,
+                                             check_spacing=not ignore_header_spacing)
     else:
-        reader = {"nifti": _read_nifti, "npy": _read_npy, "png": _read_png}[fmt]
+        reader = {"npy": _read_npy, "png": _read_png}[fmt]
         array, spacing, affine = reader(p, where)
 
     array = _squeeze_trailing(array)
@@ -110,8 +111,10 @@ def load_mask(path: str | Path, *, name: str = "mask", key: str | None = None) -
             f"{where}: contains {bad} values; a mask must hold 0/1 or integer label ids. "
             "Replace them (e.g. np.nan_to_num(a, nan=0)) and save the file again."
         )
-    if spacing is not None:
-        spacing = _check_spacing(spacing, array.ndim, where)
+    if ignore_header_spacing:
+        spacing = None
+    elif spacing is not None:
+        spacing = _check_spacing(spacing, array.ndim, where, hint=spacing_hint)
     return LoadedImage(array=array, spacing=spacing, affine=affine, path=p, format=fmt)
 
 
@@ -126,7 +129,7 @@ def _squeeze_trailing(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _check_spacing(spacing, ndim: int, where: str) -> tuple[float, ...]:
+def _check_spacing(spacing, ndim: int, where: str, hint: str = "") -> tuple[float, ...]:
     try:
         values = [float(v) for v in np.asarray(spacing, dtype=float).ravel()]
     except (TypeError, ValueError) as exc:
@@ -136,14 +139,21 @@ def _check_spacing(spacing, ndim: int, where: str) -> tuple[float, ...]:
             f"{where}: spacing has {len(values)} values {tuple(values)} but the mask is {ndim}D; store one "
             "spacing per array axis (mm, array axis order) or pass the spacing explicitly."
         )
-    if not all(math.isfinite(v) and v > 0 for v in values):
-        raise InputError(f"{where}: spacing must be positive finite mm per axis, got {tuple(values)}.")
+    for axis, v in enumerate(values):
+        if not (math.isfinite(v) and v > 0):
+            raise InputError(f"{where}: spacing {tuple(values)} has {v:g} along array axis {axis}; spacing must be a "
+                             f"positive finite number of mm per axis. Fix the stored spacing{hint}.")
     return tuple(values)
 
 
-def _read_nifti(p: Path, where: str):
+def _read_nifti(p: Path, where: str, *, spacing_hint: str = "", check_spacing: bool = True):
+    """(array, spacing, affine) of a NIfTI; spacing = header zooms of the array's axes (after dropping trailing
+    singleton axes). A zero or non-finite pixdim is refused (naming the axis) unless `check_spacing` is False:
+    nibabel would replace a zero by 1 mm without a word, and every distance would be silently wrong."""
     import nibabel as nib
 
+    if check_spacing:
+        check_nifti_zooms(p, where, spacing_hint)
     try:
         img = nib.load(str(p))
         array = np.asanyarray(img.dataobj)
@@ -158,6 +168,49 @@ def _read_nifti(p: Path, where: str):
     # Zooms are stored as float32: show 0.8, not 0.800000011920929.
     spacing = tuple(float(str(np.float32(z))) for z in zooms[: array.ndim])
     return array, spacing, affine
+
+
+def check_nifti_zooms(p: Path, where: str, hint: str = "") -> None:
+    """Refuse a NIfTI whose stored pixdim is zero or non-finite along an array axis (trailing singleton axes
+    aside): nibabel reads a zero as 1 mm without a word, and every distance would be silently wrong."""
+    raw = _raw_nifti_dims_and_zooms(Path(p))
+    if raw is None:
+        return
+    shape, zooms = raw
+    ndim = len(shape)
+    while ndim > 2 and shape[ndim - 1] == 1:
+        ndim -= 1
+    for axis, z in enumerate(zooms[:ndim]):
+        if not (math.isfinite(z) and z != 0):
+            raise InputError(
+                f"{where}: the header gives spacing {z:g} along array axis {axis} (pixdim[{axis + 1}] = "
+                f"{z:g}; pixdim[1:{ndim + 1}] = {', '.join(f'{v:g}' for v in zooms[:ndim])}); spacing must "
+                "be a positive number of mm (nibabel would silently read it as 1 mm). Fix the header "
+                "(nibabel: img.header.set_zooms(spacing_mm); SimpleITK: img.SetSpacing(spacing_mm)) and save "
+                f"the file again{hint}."
+            )
+
+
+def _raw_nifti_dims_and_zooms(p: Path) -> tuple[list[int], list[float]] | None:
+    """dim[1:dim[0]+1] and pixdim[1:dim[0]+1] exactly as stored (nibabel's loader replaces zero pixdims by 1);
+    None when the header cannot be parsed (nib.load then says why)."""
+    try:
+        import nibabel as nib
+        from nibabel.openers import ImageOpener
+
+        with ImageOpener(str(p)) as handle:
+            block = handle.read(540)
+        sizes = {int.from_bytes(block[:4], order) for order in ("little", "big")}
+        klass = nib.Nifti1Header if 348 in sizes else nib.Nifti2Header if 540 in sizes else None
+        if klass is None:
+            return None
+        header = klass(block[: klass.template_dtype.itemsize], check=False)
+        n = int(header["dim"][0])
+        if not 1 <= n <= 7:
+            return None
+        return [int(d) for d in header["dim"][1:n + 1]], [float(z) for z in header["pixdim"][1:n + 1]]
+    except Exception:
+        return None
 
 
 def _read_npz(p: Path, where: str, key: str | None):
@@ -235,32 +288,6 @@ def _read_png(p: Path, where: str):
     if np.isin(values, (0, 255)).all() or np.isin(values, (0, 1)).all():
         return (array != 0).astype(np.uint8), None, None
     return array, None, None
-
-
-def check_same_grid(a: LoadedImage, b: LoadedImage, atol: float = 1e-3) -> None:
-    """Raise `InputError` unless `a` and `b` share a shape and (when both have one) affine and spacing."""
-    if a.shape != b.shape:
-        raise InputError(
-            f"{str(a.path)!r} has shape {a.shape} but {str(b.path)!r} has shape {b.shape}; they must lie on the "
-            "same voxel grid. Resample the prediction onto the reference grid first (e.g. nibabel.processing."
-            "resample_from_to(pred_img, gt_img, order=0), nearest neighbour for masks)."
-        )
-    if a.affine is not None and b.affine is not None and not np.allclose(a.affine, b.affine, atol=atol, rtol=0):
-        raise InputError(
-            f"{str(a.path)!r} and {str(b.path)!r} have the same shape {a.shape} but different affines (tolerance "
-            f"{atol}): {_fmt_matrix(a.affine)} vs {_fmt_matrix(b.affine)}. They are not on the same world grid; "
-            "resample the prediction onto the reference (nibabel.processing.resample_from_to(pred_img, gt_img, "
-            "order=0)), or, if the header is simply wrong, copy the reference affine into the prediction."
-        )
-    if a.spacing is not None and b.spacing is not None and not np.allclose(a.spacing, b.spacing, atol=atol, rtol=0):
-        raise InputError(
-            f"{str(a.path)!r} has spacing {a.spacing} mm but {str(b.path)!r} has {b.spacing} mm; they must lie "
-            "on the same voxel grid. Resample one onto the other, or pass the correct spacing explicitly."
-        )
-
-
-def _fmt_matrix(m: np.ndarray) -> str:
-    return "[" + ", ".join("[" + ", ".join(f"{v:.4g}" for v in row) + "]" for row in np.asarray(m)) + "]"
 
 
 def save_mask(

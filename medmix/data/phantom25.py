@@ -26,7 +26,9 @@ vs T2/T3), kits, lits and msd_task06 have multi-lesion cases.
 
 Determinism: case `k` of scene `s` with seed `seed` uses `np.random.default_rng([seed, crc32(s), k])`, so it is
 bit-identical across runs and platforms and independent of which other cases are generated. `N_CASES` = 10 cases
-per task (`case_000` … `case_009`: with the 20 % calibration split, 2 calibration + 8 test).
+per task (`case_000` … `case_009`: with the 20 % calibration split, 2 calibration + 8 test), and `N_TRAIN_CASES` = 30
+more (`case_010` … `case_039`, the "train" split) for fine-tuning specialists on data that neither calibration nor
+test holds.
 
 API: `PHANTOM_TASKS` (name → `PhantomTask`), `SCENES` (scene → `PhantomScene`), `generate_case(task_name,
 case_index, seed=0) -> Case` (binary target mask as label, raw intensities as image), `render_scene(scene,
@@ -49,6 +51,7 @@ from medmix.data.phantom_canvas import Canvas, render_fundus
 from medmix.errors import InputError, UnknownNameError
 
 N_CASES = 10
+N_TRAIN_CASES = 30  # case_010 … case_039: the "train" split, for fine-tuning specialists
 TASK_PREFIX = "phantom_"
 
 
@@ -269,8 +272,14 @@ def phantom_case_ids(n: int = N_CASES) -> list[str]:
     return [f"case_{i:03d}" for i in range(n)]
 
 
+def phantom_train_case_ids(n: int = N_TRAIN_CASES) -> list[str]:
+    """The training cases: case_010 … (indices after the N_CASES evaluation cases, so a model trained on them has
+    seen neither the calibration nor the test cases of any task)."""
+    return [f"case_{i:03d}" for i in range(N_CASES, N_CASES + n)]
+
+
 def _case_index(case_id: str, n: int = N_CASES) -> int:
-    ids = phantom_case_ids(n)
+    ids = phantom_case_ids(n) + phantom_train_case_ids()
     if case_id not in ids:
         raise UnknownNameError("phantom case", case_id, ids)
     return ids.index(case_id)
@@ -318,6 +327,7 @@ def generate_suite(seed: int = 0, n_cases: int = N_CASES) -> dict[str, list[Case
 
 
 __all__ = [
-    "N_CASES", "PHANTOM_TASKS", "PhantomScene", "PhantomTask", "SCENES", "TASK_PREFIX",
-    "generate_case", "generate_suite", "load_phantom_case", "phantom_case_ids", "render_scene",
+    "N_CASES", "N_TRAIN_CASES", "PHANTOM_TASKS", "PhantomScene", "PhantomTask", "SCENES", "TASK_PREFIX",
+    "generate_case", "generate_suite", "load_phantom_case", "phantom_case_ids", "phantom_train_case_ids",
+    "render_scene",
 ]

@@ -1,7 +1,7 @@
 """Where a task card's cases come from, and the calibration/test split.
 
-- `case_ids(card, data_root=None, split="test")` → case ids of the split ("calibration", "test" or "all"), sorted
-  within each dataset entry, entries in card order.
+- `case_ids(card, data_root=None, split="test")` → case ids of the split ("calibration", "test", "all", or
+  "train" where a source sets training cases apart), sorted within each dataset entry, entries in card order.
 - `load_case(card, case_id, data_root=None, normalise=False)` → `Case` with `label` = the card's binary target
   (uint8 0/1, the union of the entry's or card's target labels) and `image` float32 holding the raw intensities (HU
   for CT, arbitrary units for MRI, 0–255 for RGB); `case.slice_axis` is the array axis slices are cut across
@@ -54,9 +54,9 @@ import numpy as np
 
 from medmix.data.cases import Case
 from medmix.data.intensity import apply_intensity
-from medmix.errors import ConfigError, InputError, UnknownNameError
+from medmix.errors import ConfigError, InputError, MissingDataError, UnknownNameError
 
-SPLITS = ("calibration", "test", "all")
+SPLITS = ("calibration", "test", "all", "train")
 DATA_ENV = "MEDMIX_DATA"
 
 # (root, dataset, labels) whose label ids were already checked in this process.
@@ -100,6 +100,8 @@ def case_ids(card, data_root: str | Path | None = None, split: str = "test") -> 
         close = difflib.get_close_matches(str(split), SPLITS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InputError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}.{hint}")
+    if split == "train":
+        return _train_case_ids(card)
     out: list[str] = []
     for entry in card.entries:
         ids = _entry_case_ids(card, entry, data_root)
@@ -110,6 +112,18 @@ def case_ids(card, data_root: str | Path | None = None, split: str = "test") -> 
     if split != "all" and card.split.rule == "medsamix" and card.split.drop_last and out:
         out = out[:-1]  # MedSAMix's loader has length count − 1: its last volume is never scored
     return out
+
+
+def _train_case_ids(card) -> list[str]:
+    """The "train" split: cases set aside for fine-tuning, outside both calibration and test (phantom: case_010 …).
+    Other sources have none: their cases are all calibration or test."""
+    if card.source == "phantom":
+        from medmix.data.phantom25 import phantom_train_case_ids
+
+        return phantom_train_case_ids()
+    raise InputError(f"task {card.name!r}: split 'train' is defined for the phantom source only; the cases of "
+                     f"source {card.source!r} are all calibration or test. Fine-tune on a phantom task or on data "
+                     "of your own outside the suite.")
 
 
 def all_case_ids(card, data_root: str | Path | None = None) -> list[str]:
@@ -268,8 +282,8 @@ def resolve_data_root(card=None, data_root: str | Path | None = None) -> Path:
         data_root = os.environ.get(DATA_ENV) or None
     if data_root is None:
         hint = f" For this task: {_missing_hint(card, None)}" if card is not None else ""
-        raise InputError(f"no data root: pass data_root (--data-root on the command line) or set {DATA_ENV} to the folder "
-                         f"that holds the prepared datasets.{hint}")
+        raise MissingDataError(f"no data root: pass data_root (--data-root on the command line) or set {DATA_ENV} to "
+                               f"the folder that holds the prepared datasets.{hint}", what="data root")
     return Path(data_root).expanduser()
 
 
@@ -304,8 +318,8 @@ def _dataset_meta(card, root: Path, dataset: str | None = None) -> dict:
     path = base / "dataset.json"
     if not path.is_file():
         state = "is empty or not prepared" if base.is_dir() else "does not exist"
-        raise InputError(f"task {card.name!r} needs dataset {dataset!r}, but {base} {state} ({path.name} not "
-                         f"found). To get it: {_missing_hint(card, root)}")
+        raise MissingDataError(f"task {card.name!r} needs dataset {dataset!r}, but {base} {state} ({path.name} not "
+                               f"found). To get it: {_missing_hint(card, root)}", what=dataset)
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

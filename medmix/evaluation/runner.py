@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,6 +202,10 @@ def _cards(config: EvaluationConfig):
     cards = list(suite.cards)
     if config.tasks:
         known = {c.name: c for c in cards}
+        twice = sorted({t for t in config.tasks if config.tasks.count(t) > 1})
+        if twice:
+            raise InputError(f"task {twice[0]!r} is given twice (--task); each task once, or its cases would be "
+                             "counted twice.")
         missing = [t for t in config.tasks if t not in known]
         if missing:
             from medmix.errors import UnknownNameError
@@ -213,50 +216,49 @@ def _cards(config: EvaluationConfig):
     return suite, [protocol.apply(c) for c in cards], protocol
 
 
-def _plan(config: EvaluationConfig, cards) -> list[tuple[Any, str, int]]:
-    """(card, case id, position in its sorted split) for every case to score."""
+def _plan(config: EvaluationConfig, cards) -> tuple[list[tuple[Any, str, int]], dict[str, str]]:
+    """(card, case id, position in its sorted split) for every case to score, and {task: (what is missing, why)}
+    for the tasks left out because their data is not prepared."""
     from medmix.data.sources import case_ids
+    from medmix.errors import MissingDataError
 
-    plan = []
+    plan, missing = [], {}
     for card in cards:
-        ids = case_ids(card, config.data_root, config.split)
+        try:
+            ids = case_ids(card, config.data_root, config.split)
+        except MissingDataError as exc:
+            missing[card.name] = (exc.what, str(exc))
+            continue
         if config.max_cases is not None:
             ids = ids[: config.max_cases]
         plan.extend((card, case_id, position) for position, case_id in enumerate(ids))
-    return plan
-
-
-def _progress(enabled: bool, total: int) -> Iterator[Callable[[str], None]]:
-    if not enabled:
-        yield lambda description: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn(), transient=False) as bar:
-        handle = bar.add_task("evaluating", total=total)
-
-        def advance(description: str) -> None:
-            bar.update(handle, advance=1, description=description)
-
-        yield advance
+    return plan, missing
 
 
 def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) -> EvaluationResult:
     """Run (or resume) an evaluation and write its outputs; returns the merged tables and the summary.
 
     `model` may be a `SegmentationModel` or a callable `predict(image_2d, box) -> mask or logits`; otherwise
-    `config.model` (an adapter spec) or `config.predictions` (a folder of masks) is used.
+    `config.model` (an adapter spec) or `config.predictions` (a folder of masks) is used. Everything is validated
+    and the model loaded before the run folder is touched; the folder is locked while this process writes it. Tasks
+    whose dataset is not prepared are left out and listed (summary "missing_tasks"), the others are evaluated.
     """
-    import contextlib
+    from medmix.data.sources import load_case
+    from medmix.models import PredictionFolder
+    from medmix.progress import Progress
+    from medmix.run_folder import RunLock
 
     suite, cards, protocol = _cards(config)
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    runner_model = _resolve_model(config, model, protocol)
-    from medmix.models import PredictionFolder
+    plan, missing_data = _plan(config, cards)
+    missing = {task: why for task, (_, why) in missing_data.items()}
+    if not plan and missing:
+        from medmix.errors import MissingDataError
 
+        raise MissingDataError(f"suite {suite.name!r}: no case to evaluate in split {config.split!r}. No task has "
+                               f"its data: {_missing_text(missing_data)}")
+    if not plan:
+        raise MedmixError(f"suite {suite.name!r}: no case to evaluate in split {config.split!r}.")
+    runner_model = _resolve_model(config, model, protocol)
     is_folder = isinstance(runner_model, PredictionFolder)
     metrics_by_task = {c.name: list(config.metrics or c.metrics) for c in cards}
     described = runner_model.describe()
@@ -266,48 +268,61 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
         "protocol": protocol.to_dict(), "metrics": metrics_by_task, "max_cases": config.max_cases,
         "data_root": config.data_root,
     })
-    store = ResultStore(out_dir, key, overwrite=config.overwrite)
-    plan = _plan(config, cards)
-    if not plan:
-        raise MedmixError(f"suite {suite.name!r}: no case in split {config.split!r}; nothing to evaluate.")
+    out_dir = Path(config.out_dir)
     started = time.time()
     timings = {"predict_s": 0.0, "score_s": 0.0, "n_slices": 0}
-    with contextlib.contextmanager(_progress)(progress, len(plan)) as advance:
-        from medmix.data.sources import load_case
-
-        for card, case_id, position in plan:
-            if store.done(card.name, case_id):
-                advance(f"{card.name} (resumed)")
-                continue
-            case = load_case(card, case_id, config.data_root)
-            t0 = time.perf_counter()
-            if is_folder:
-                pred = runner_model.mask_for(card.name, case_id, case.spatial_shape)
-            else:
-                pred = predict_case(runner_model, case, card, config.seed, orientation=protocol.orientation,
-                                    stream_index=position)
-                timings["n_slices"] += _prompted_slices(case)
-            t1 = time.perf_counter()
-            rows, staging = score_case(pred, case, card, metrics_by_task[card.name], protocol.slice_dice_epsilon)
-            t2 = time.perf_counter()
-            timings["predict_s"] += t1 - t0
-            timings["score_s"] += t2 - t1
-            if config.save_predictions:
-                _save_prediction(out_dir, card.name, case, pred)
-            store.write(card.name, case_id, rows, staging, {"predict_s": t1 - t0, "score_s": t2 - t1})
-            advance(card.name)
-    cases, staging = store.merge([(card.name, case_id) for card, case_id, _ in plan])
-    categories = {c.name: list(c.staging.rule.categories) for c in cards if c.staging is not None}
-    summary = summarise(cases, staging, [c.name for c in cards], categories)
-    summary["suite"] = suite.name
-    summary["split"] = config.split
-    summary["protocol"] = protocol.to_dict()
-    note = protocol_note(described, protocol)
-    if note:
-        summary["protocol_note"] = note
-    summary["model"] = described
-    _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings)
+    name = described.get("adapter") or described.get("name") or "model"
+    with RunLock(out_dir, "evaluation"):
+        store = ResultStore(out_dir, key, overwrite=config.overwrite)
+        with Progress("evaluate", len(plan), enabled=progress, context=f"model {name}") as bar:
+            for task, why in missing.items():
+                bar.note(f"skipped {task}: {why}")
+            for card, case_id, position in plan:
+                if store.done(card.name, case_id):
+                    bar.advance(text=f"{card.name} (resumed)", resumed=True)
+                    continue
+                case = load_case(card, case_id, config.data_root)
+                t0 = time.perf_counter()
+                if is_folder:
+                    pred = runner_model.mask_for(card.name, case_id, case.spatial_shape, affine=case.affine)
+                else:
+                    pred = predict_case(runner_model, case, card, config.seed, orientation=protocol.orientation,
+                                        stream_index=position)
+                    timings["n_slices"] += _prompted_slices(case)
+                t1 = time.perf_counter()
+                rows, staging = score_case(pred, case, card, metrics_by_task[card.name],
+                                           protocol.slice_dice_epsilon)
+                t2 = time.perf_counter()
+                timings["predict_s"] += t1 - t0
+                timings["score_s"] += t2 - t1
+                if config.save_predictions:
+                    _save_prediction(out_dir, card.name, case, pred)
+                store.write(card.name, case_id, rows, staging, {"predict_s": t1 - t0, "score_s": t2 - t1})
+                bar.advance(text=card.name)
+        cases, staging = store.merge([(card.name, case_id) for card, case_id, _ in plan])
+        categories = {c.name: list(c.staging.rule.categories) for c in cards if c.staging is not None}
+        summary = summarise(cases, staging, [c.name for c in cards], categories)
+        summary["suite"] = suite.name
+        summary["split"] = config.split
+        summary["protocol"] = protocol.to_dict()
+        if missing:
+            summary["missing_tasks"] = dict(missing)
+        note = protocol_note(described, protocol)
+        if note:
+            summary["protocol_note"] = note
+        summary["model"] = described
+        _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings)
     return EvaluationResult(out_dir, cases, staging, summary)
+
+
+def _missing_text(missing: dict[str, tuple[str, str]]) -> str:
+    """Tasks grouped by what they miss, each reason said once (the first task's message stands for the group)."""
+    groups: dict[str, list[str]] = {}
+    first: dict[str, str] = {}
+    for task, (what, why) in missing.items():
+        groups.setdefault(what, []).append(task)
+        first.setdefault(what, why.split(" For this task:")[0] if what == "data root" else why)
+    return " ".join(f"[{', '.join(tasks)}] {first[what]}" for what, tasks in groups.items())
 
 
 def _prompted_slices(case) -> int:

@@ -1,7 +1,11 @@
 """The result store of an evaluation run: one part file per case, written atomically, merged at the end.
 
-A case is done when its part file exists, so a killed run resumes at the first case without one and ends with
-the same files as an uninterrupted run (parts are merged in suite order, not in completion order).
+A case is done when its part file exists and reads back, so a killed run resumes at the first case without one
+and ends with the same files as an uninterrupted run (parts are merged in suite order, not in completion order).
+A part that does not read back (a disk that filled up, a file edited by hand) is set aside as `<case>.json.bad`
+and its case computed again. The folder's `run.json` names the evaluation that owns it: written only when the
+first case is about to be computed (`start`), and checked against folders holding finished cases only, so a run
+that failed before computing anything never blocks its corrected re-run (`medmix.run_folder`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from medmix.atomic import atomic_write_text
-from medmix.errors import MedmixError
+from medmix.run_folder import check_stamp, stamp
 
 CASE_COLUMNS = ["task", "case", "slice", "label", "metric", "value", "empty_gt", "empty_pred"]
 STAGING_COLUMNS = ["task", "case", "true_category", "pred_category", "true_diameter_mm", "pred_diameter_mm",
@@ -30,27 +34,48 @@ class ResultStore:
     def __init__(self, out_dir: Path, fingerprint: str, *, overwrite: bool = False):
         self.out_dir = Path(out_dir)
         self.parts = self.out_dir / "parts"
-        marker = self.out_dir / "run.json"
-        if marker.exists() and not overwrite:
-            recorded = json.loads(marker.read_text()).get("fingerprint")
-            if recorded != fingerprint:
-                raise MedmixError(
-                    f"{self.out_dir} holds results of a different evaluation (model, suite, split, metrics or seed "
-                    "changed), so resuming would mix them. Use another --out, or pass --overwrite to start again."
-                )
-        elif overwrite and self.parts.exists():
+        self.fingerprint = fingerprint
+        self.overwrite = overwrite
+        self._started = False
+        check_stamp(self.out_dir, "run.json", fingerprint, has_results=self.has_results(), overwrite=overwrite,
+                    what="evaluation (model, suite, split, metrics, protocol or seed)")
+
+    def has_results(self) -> bool:
+        return self.parts.is_dir() and any(self.parts.glob("*/*.json"))
+
+    def start(self) -> None:
+        """Stamp the folder as this evaluation's (once, before the first case is computed)."""
+        if self._started:
+            return
+        if self.overwrite and self.parts.exists():
             import shutil
 
             shutil.rmtree(self.parts)
-        atomic_write_text(marker, json.dumps({"fingerprint": fingerprint}, indent=2))
+        stamp(self.out_dir, "run.json", self.fingerprint)
+        self._started = True
 
     def path(self, task: str, case_id: str) -> Path:
         return self.parts / _safe(task) / f"{_safe(case_id)}.json"
 
     def done(self, task: str, case_id: str) -> bool:
-        return self.path(task, case_id).exists()
+        if self.overwrite and not self._started:
+            return False  # --overwrite: everything is computed again
+        path = self.path(task, case_id)
+        if not path.exists():
+            return False
+        try:
+            json.loads(path.read_text())
+        except (OSError, ValueError):
+            import warnings
+
+            path.replace(path.with_name(path.name + ".bad"))
+            warnings.warn(f"{path} did not read back; set aside as {path.name}.bad and computed again.",
+                          stacklevel=2)
+            return False
+        return True
 
     def write(self, task: str, case_id: str, rows: list[dict], staging: dict | None, extra: dict) -> None:
+        self.start()
         payload = {"rows": rows, "staging": staging, "extra": extra}
         atomic_write_text(self.path(task, case_id), json.dumps(payload, allow_nan=False))
 

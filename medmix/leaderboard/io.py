@@ -46,6 +46,8 @@ class Source:
     model: dict | None = None
     suite: str | None = None
     split: str | None = None
+    protocol: str | None = None
+    run_fingerprint: str | None = field(default=None, compare=False, repr=False)  # run.json: which evaluation
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "name": self.name, "algorithms": list(self.algorithms)}
@@ -55,6 +57,8 @@ class Source:
             out["suite"] = self.suite
         if self.split is not None:
             out["split"] = self.split
+        if self.protocol is not None:
+            out["protocol"] = self.protocol
         return out
 
 
@@ -149,7 +153,7 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
                          "value.")
     cases = _read_csv(cases_csv, RUN_COLUMNS)
     table = run_table(cases)
-    model = suite = split = None
+    model = suite = split = protocol = None
     summary_path = folder / "summary.json"
     if summary_path.is_file():
         try:
@@ -158,6 +162,7 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
             raise InputError(f"{summary_path}: not valid JSON ({exc}).") from None
         model = summary.get("model") if isinstance(summary.get("model"), dict) else None
         suite, split = summary.get("suite"), summary.get("split")
+        protocol = (summary.get("protocol") or {}).get("name", "medmix")
     subgroups = pd.DataFrame(columns=["task", "case", "variable", "group"])
     staging_path = folder / "staging.csv"
     if staging_path.is_file() and staging_path.stat().st_size:
@@ -167,7 +172,15 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
             subgroups = _staging_subgroups(staging)
     kind = "run" if path.is_dir() else "cases_csv"
     name = folder.resolve().name or "run"
-    return table, Source(kind=kind, name=name, algorithms=[], model=model, suite=suite, split=split), subgroups
+    run_fingerprint = None
+    if (folder / "run.json").is_file():
+        try:
+            run_fingerprint = json.loads((folder / "run.json").read_text()).get("fingerprint")
+        except (OSError, ValueError, AttributeError):
+            run_fingerprint = None
+    source = Source(kind=kind, name=name, algorithms=[], model=model, suite=suite, split=split, protocol=protocol,
+                    run_fingerprint=run_fingerprint)
+    return table, source, subgroups
 
 
 def _is_long_csv(path: Path) -> bool:
@@ -199,6 +212,26 @@ def _unique_names(bases: list[str], adapters: list[str | None], taken: set[str])
     return out
 
 
+def _same_evaluation_twice(runs) -> list[str]:
+    """Warnings for two run folders holding the same evaluation (a copy ranked against itself) and for runs
+    scored under different protocols (their numbers are not comparable as they stand)."""
+    by_fingerprint: dict[str, str] = {}
+    out = []
+    for _, source, _ in runs:
+        fp = source.run_fingerprint
+        if fp is not None and fp in by_fingerprint:
+            out.append(f"run folders {by_fingerprint[fp]!r} and {source.name!r} hold the same evaluation (same model, "
+                       "suite, split, protocol, metrics and seed): an algorithm may be ranked against a copy of "
+                       "itself.")
+        elif fp is not None:
+            by_fingerprint[fp] = source.name
+    protocols = sorted({s.protocol for _, s, _ in runs if s.protocol})
+    if len(protocols) > 1:
+        out.append(f"the runs were scored under different protocols ({', '.join(protocols)}): slicing, intensities, "
+                   "prompts and preprocessing differ between them, so their ranks mix two evaluations.")
+    return out
+
+
 def read_inputs(inputs, names: list[str] | None = None) -> LeaderboardInput:
     """Read run folders, long CSVs, cases.csv files or long DataFrames into one `LeaderboardInput`."""
     if isinstance(inputs, (str, Path, pd.DataFrame)):
@@ -206,6 +239,15 @@ def read_inputs(inputs, names: list[str] | None = None) -> LeaderboardInput:
     inputs = list(inputs)
     if not inputs:
         raise InputError("no input: give at least one evaluation run folder or a long CSV.")
+    seen: dict[Path, int] = {}
+    for i, item in enumerate(inputs):
+        if isinstance(item, pd.DataFrame):
+            continue
+        key = Path(item).expanduser().resolve()
+        if key in seen:
+            raise InputError(f"{item} is given twice (inputs {seen[key] + 1} and {i + 1}): a run would be ranked "
+                             "against itself. Give each run once.")
+        seen[key] = i
     runs: list[tuple[pd.DataFrame, Source, pd.DataFrame]] = []
     fixed: list[tuple[pd.DataFrame, Source]] = []
     order: list[tuple[str, int]] = []
@@ -234,6 +276,7 @@ def read_inputs(inputs, names: list[str] | None = None) -> LeaderboardInput:
             runs.append(read_run(path))
             order.append(("run", len(runs) - 1))
 
+    warnings.extend(_same_evaluation_twice(runs))
     if names is not None and len(names) != len(runs):
         raise InputError(f"--name was given {len(names)} time(s) but there are {len(runs)} run folder(s); give one "
                          "name per run folder, in the order of the folders (long CSVs carry their own algorithm "

@@ -28,8 +28,9 @@ def _figure(width_in: float, height_in: float):
 
 
 def _save(fig, path: Path) -> Path:
-    fig.savefig(path, format="png", dpi=100, metadata={"Software": None})
-    return path
+    from medmix.atomic import atomic_save
+
+    return atomic_save(path, lambda p: fig.savefig(p, format="png", dpi=100, metadata={"Software": None}))
 
 
 def _style():

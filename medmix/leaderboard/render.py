@@ -463,8 +463,10 @@ def _round_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    _round_frame(frame).to_csv(path, index=False, lineterminator="\n")
-    return path
+    from medmix.atomic import atomic_save
+
+    rounded = _round_frame(frame)
+    return atomic_save(path, lambda p: rounded.to_csv(p, index=False, lineterminator="\n"))
 
 
 def leaderboard_table(board) -> pd.DataFrame:

@@ -72,7 +72,7 @@ def validate_pool(members: Sequence[PoolMember]) -> None:
     names = [m.name for m in members]
     if len(set(names)) != len(names):
         raise InputError(f"pool member names must be unique, got {names}.")
-    from medmix.models.checkpoints import diff_state_dict
+    from medmix.models.checkpoints import check_finite_weights, diff_state_dict
 
     base = members[0]
     shapes = {k: tuple(v.shape) for k, v in base.state.items()}
@@ -88,10 +88,7 @@ def validate_pool(members: Sequence[PoolMember]) -> None:
                              f"e.g. {k}: {member.state[k].dtype} vs {base.state[k].dtype}. Convert the checkpoint "
                              "to the base's dtype first.")
     for member in members:
-        for key, value in member.state.items():
-            if value.is_floating_point() and not torch.isfinite(value).all():
-                raise InputError(f"pool member {member.name!r} ({member.path or 'in memory'}): tensor {key} holds "
-                                 "NaN or Inf values; the checkpoint is corrupt or diverged in training.")
+        check_finite_weights(member.state, f"pool member {member.name!r} ({member.path or 'in memory'})")
 
 
 @dataclass

@@ -9,7 +9,9 @@ workers (`workers: N` for a local cluster, `scheduler: ADDRESS` for an existing 
 
 Objectives: single task (cost = 1 − mean slice Dice on the calibration split), or several tasks as several
 objectives with ParEGO really passed to the facade (or mean aggregation). Optional multi-fidelity (budget =
-calibration slices, Hyperband) and racing over tasks as SMAC instances.
+calibration slices, Hyperband) and racing over tasks as SMAC instances. The config is read by
+`medmix.merging.search_config`, SMAC is set up by `medmix.merging.smac_setup`; this module runs the loop and
+writes the results.
 """
 
 from __future__ import annotations
@@ -21,145 +23,17 @@ import time
 import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from medmix.errors import ConfigError, InputError, MedmixError
-from medmix.atomic import atomic_write_text
-from medmix.evaluation.store import fingerprint
-from medmix.merging.recipe import validate_pool_entries
+from medmix.atomic import atomic_save, atomic_write_text
+from medmix.errors import MedmixError
+# The config API is re-exported: `from medmix.merging.search import load_search_config, run_search` keeps working.
+from medmix.merging.search_config import (AGGREGATIONS, FACADES, MODES, SearchConfig, SearchSettings,  # noqa: F401
+                                          check_search_inputs, load_search_config, search_config_from_dict)
+from medmix.merging.smac_setup import make_smac, multi_objective, trial_cost
 from medmix.merging.trial import EngineSetup, get_engine, worker_trial
-
-FACADES = ("rf", "gp", "random")
-AGGREGATIONS = ("parego", "mean")
-
-
-@dataclass
-class SearchSettings:
-    n_trials: int = 120
-    walltime_s: float | None = None
-    seed: int = 0
-    facade: str = "rf"
-    aggregation: str = "parego"
-    multi_fidelity: bool = False
-    min_budget: int | None = None
-    eta: int = 3
-    racing: bool = False
-    n_random_initial: int = 10
-    warm_start: bool = True
-    challengers: int = 1000
-    local_search_iterations: int = 10
-    retrain_after: int = 4  # asks per random-forest refit and acquisition search (SMAC default 8)
-    pipeline_depth: int = 2  # trials asked ahead per device: more hides slow asks, fewer keeps SMAC adaptive
-    workers: int = 1
-    scheduler: str | None = None
-    evaluate_test: bool = True
-
-
-@dataclass
-class SearchConfig:
-    setup: EngineSetup
-    settings: SearchSettings
-    source: dict = field(default_factory=dict)
-
-    def fingerprint(self) -> str:
-        # Everything that changes what a trial means; n_trials / walltime / workers may change between resumes.
-        s = self.settings
-        return fingerprint({"setup": self.setup.key(), "seed": s.seed, "facade": s.facade,
-                            "aggregation": s.aggregation, "multi_fidelity": s.multi_fidelity,
-                            "min_budget": s.min_budget, "eta": s.eta, "racing": s.racing})
-
-
-_SECTIONS = {"arch", "pool", "preprocessing", "units", "space", "objective", "search"}
-_SPACE = {"mode", "methods", "search_identical_units"}
-_OBJECTIVE = {"suite", "tasks", "split", "allow_test_split", "data_root", "max_slices_per_task", "batch_size",
-              "device", "protocol"}
-
-
-def _refuse_unknown(mapping: dict, allowed: set, where: str) -> None:
-    unknown = set(mapping) - allowed
-    if unknown:
-        import difflib
-
-        name = sorted(unknown)[0]
-        close = difflib.get_close_matches(name, allowed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{where}: unknown key {name!r}{hint}; allowed: {', '.join(sorted(allowed))}.")
-
-
-def search_config_from_dict(data: dict, *, where: str = "search config", base_dir: Path | None = None
-                            ) -> SearchConfig:
-    """Validate a search config mapping (see configs/ for examples)."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping.")
-    _refuse_unknown(data, _SECTIONS, where)
-    for key in ("arch", "pool", "objective"):
-        if key not in data:
-            raise ConfigError(f"{where}.{key}: required.")
-    entries = []
-    for member in validate_pool_entries(data["pool"], f"{where}.pool"):
-        path = Path(str(member["path"])).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        entries.append((str(member["name"]), str(path)))
-    space = dict(data.get("space") or {})
-    _refuse_unknown(space, _SPACE, f"{where}.space")
-    objective = dict(data["objective"])
-    _refuse_unknown(objective, _OBJECTIVE, f"{where}.objective")
-    if "suite" not in objective:
-        raise ConfigError(f"{where}.objective.suite: required (e.g. phantom25, mni, medsamix25 or a suite file).")
-    search = dict(data.get("search") or {})
-    fields = set(SearchSettings.__dataclass_fields__)
-    _refuse_unknown(search, fields, f"{where}.search")
-    settings = SearchSettings(**search)
-    if settings.facade not in FACADES:
-        raise ConfigError(f"{where}.search.facade: expected one of {FACADES}, got {settings.facade!r}.")
-    if settings.aggregation not in AGGREGATIONS:
-        raise ConfigError(f"{where}.search.aggregation: expected one of {AGGREGATIONS}, got {settings.aggregation!r}.")
-    if settings.n_trials < 1:
-        raise ConfigError(f"{where}.search.n_trials: must be ≥ 1.")
-    if settings.pipeline_depth < 1 or settings.retrain_after < 1:
-        raise ConfigError(f"{where}.search: pipeline_depth and retrain_after must be ≥ 1.")
-    methods = space.get("methods", ["linear", "task_arithmetic", "ties", "slerp"])
-    protocol = _objective_protocol(objective, where)
-    setup = EngineSetup(
-        pool=tuple(entries), arch=str(data["arch"]), preprocessing=data.get("preprocessing"),
-        units=dict(data.get("units") or {"scheme": "medsamix", "granularity": 2}), suite=str(objective["suite"]),
-        tasks=tuple(objective.get("tasks") or ()), methods=tuple(methods),
-        mode=space.get("mode", "per_unit_method"), search_identical_units=bool(space.get("search_identical_units")),
-        split=objective.get("split", "calibration"), allow_test_split=bool(objective.get("allow_test_split")),
-        data_root=objective.get("data_root"), max_slices_per_task=objective.get("max_slices_per_task"),
-        batch_size=int(objective.get("batch_size", 16)), seed=settings.seed, device=objective.get("device"),
-        protocol=protocol.to_dict(),
-    )
-    return SearchConfig(setup, settings, dict(data))
-
-
-def _objective_protocol(objective: dict, where: str):
-    """objective.protocol, else the suite's own protocol, else medmix (recorded in the search's provenance)."""
-    from medmix.evaluation.protocol import parse_protocol
-
-    if objective.get("protocol") is not None:
-        return parse_protocol(objective["protocol"], where=f"{where}.objective.protocol")
-    try:
-        from medmix.evaluation.suites import load_suite
-
-        return parse_protocol(load_suite(str(objective["suite"])).protocol)
-    except MedmixError:  # an unknown suite is reported, with its did-you-mean, when the engine loads it
-        return parse_protocol(None)
-
-
-def load_search_config(path: str | Path) -> SearchConfig:
-    import yaml
-
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"search config {str(path)!r}: no such file.")
-    return search_config_from_dict(yaml.safe_load(p.read_text()), where=str(p), base_dir=p.parent.resolve())
-
-
-# ------------------------------------------------------------------------------------------------ the loop
+from medmix.run_folder import RunLock, check_stamp, stamp
 
 
 @dataclass
@@ -222,78 +96,13 @@ class _Executor:
             self.pool.shutdown(wait=True)
 
 
-def _make_smac(config: SearchConfig, space, tasks: list[str], out_dir: Path, n_slices: int):
-    from smac import BlackBoxFacade, HyperparameterOptimizationFacade, MultiFidelityFacade, RandomFacade, Scenario
-    from smac.multi_objective.aggregation_strategy import MeanAggregationStrategy
-    from smac.multi_objective.parego import ParEGO
-
-    s = config.settings
-    cs = space.configspace(seed=s.seed)
-    multi = _multi_objective(s, tasks)
-    kwargs: dict[str, Any] = dict(configspace=cs, name="smac", output_directory=out_dir / "smac",
-                                  deterministic=True, n_trials=10 ** 9, seed=s.seed,
-                                  objectives=[f"1-dice:{t}" for t in tasks] if multi else "cost")
-    if s.racing:
-        kwargs["instances"] = list(tasks)
-        kwargs["instance_features"] = {t: [float(i == j) for j in range(len(tasks))] for i, t in enumerate(tasks)}
-    if s.multi_fidelity:
-        kwargs["min_budget"] = s.min_budget or max(len(tasks), n_slices // 9)
-        kwargs["max_budget"] = n_slices
-    scenario = Scenario(**kwargs)
-    facade = {"rf": HyperparameterOptimizationFacade, "gp": BlackBoxFacade, "random": RandomFacade}[s.facade]
-    if s.multi_fidelity:
-        facade = MultiFidelityFacade
-    extra: dict[str, Any] = {}
-    if multi:
-        extra["multi_objective_algorithm"] = (ParEGO(scenario) if s.aggregation == "parego"
-                                              else MeanAggregationStrategy(scenario))
-    warm = []
-    if s.warm_start:
-        from ConfigSpace import Configuration
-
-        warm = [Configuration(cs, values=v, allow_inactive_with_values=False) for v in space.warm_start()]
-        for c in warm:
-            c.origin = "warm start"
-    design_kwargs = {"additional_configs": warm}
-    if facade is not RandomFacade:
-        design_kwargs["n_configs"] = s.n_random_initial
-    extra["initial_design"] = facade.get_initial_design(scenario, **design_kwargs)
-    if facade in (HyperparameterOptimizationFacade, MultiFidelityFacade):
-        extra["acquisition_maximizer"] = facade.get_acquisition_maximizer(
-            scenario, challengers=s.challengers, local_search_iterations=s.local_search_iterations)
-    if facade is not RandomFacade:
-        extra["config_selector"] = facade.get_config_selector(scenario, retrain_after=s.retrain_after)
-    if s.racing:
-        extra["intensifier"] = facade.get_intensifier(scenario, max_config_calls=len(tasks)) \
-            if facade is not MultiFidelityFacade else facade.get_intensifier(scenario)
-
-    def unused_target(config, seed: int = 0, budget=None, instance=None):  # ask/tell only: SMAC never calls it
-        raise RuntimeError("trials are run by medmix, not by SMAC")
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # SMAC 2.4 calls ConfigSpace's get_dictionary()
-        return facade(scenario, unused_target, overwrite=True, logging_level=40, **extra), cs
-
-
-def _multi_objective(settings: SearchSettings, tasks: list[str]) -> bool:
-    """One objective per task, except when racing (tasks are instances) or with Hyperband, which SMAC 2.4 does not
-    combine with multi-objective intensification: there the cost is 1 − the mean Dice over tasks."""
-    return len(tasks) > 1 and not settings.racing and not settings.multi_fidelity
-
-
-def _cost(scores: dict[str, float], tasks: list[str], multi: bool, instance: str | None):
-    if instance is not None:
-        return 1.0 - scores[instance]
-    if multi:
-        return [1.0 - scores[t] for t in tasks]
-    return 1.0 - sum(scores[t] for t in tasks) / len(tasks)
-
-
 def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = False, progress: bool = False,
                n_trials: int | None = None, walltime_s: float | None = None) -> SearchResult:
-    """Run (or resume) a search; writes trials.jsonl/csv, pareto.csv, best_recipe.yaml, best/ and plots."""
-    from smac.runhistory.dataclasses import TrialInfo, TrialValue
+    """Run (or resume) a search; writes trials.jsonl/csv, pareto.csv, best_recipe.yaml, best/ and plots.
 
+    The folder is locked while this process writes it; it is stamped (search.json) only once the pool and the
+    calibration slices are ready, and a folder stamped by another search is refused only if it holds finished
+    trials."""
     settings = config.settings
     if n_trials is not None:
         settings = replace(settings, n_trials=n_trials)
@@ -301,49 +110,61 @@ def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = F
         settings = replace(settings, walltime_s=walltime_s)
     config = replace(config, settings=settings)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    marker = out / "search.json"
     log_path = out / "trials.jsonl"
-    if marker.exists() and not overwrite:
-        recorded = json.loads(marker.read_text()).get("fingerprint")
-        if recorded != config.fingerprint():
-            raise MedmixError(f"{out} holds a search with a different pool, space, objective or seed; resuming would "
-                              "mix them. Use another --out, or --overwrite to start again.")
-    elif overwrite and log_path.exists():
-        log_path.unlink()
-    atomic_write_text(marker, json.dumps({"fingerprint": config.fingerprint(), "config": config.source}, indent=2,
-                                         default=str))
+    with RunLock(out, "merge search"):
+        records = [] if overwrite else _read_log(log_path)
+        check_stamp(out, "search.json", config.fingerprint(), has_results=bool(records), overwrite=overwrite,
+                    what="search (pool, space, objective, protocol or seed)")
+        # Loading the pool and preparing the calibration slices validates the rest; only then is the folder
+        # stamped, so a search that fails before its first trial leaves nothing that blocks its fixed re-run.
+        executor = _Executor(config.setup, settings)
+        try:
+            engine = getattr(executor, "engine", None) or get_engine(config.setup,
+                                                                     "cpu" if executor.client else None)
+            if overwrite and log_path.exists():
+                log_path.unlink()
+            _stamp_search(out, config, settings)
+            return _search_loop(config, settings, out, log_path, engine, executor, records, progress)
+        finally:
+            executor.close()
+
+
+def _stamp_search(out: Path, config: SearchConfig, settings: SearchSettings) -> None:
     import yaml
 
+    stamp(out, "search.json", config.fingerprint(), {"config": config.source})
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(
         {"setup": {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.setup.__dict__.items()},
          "search": settings.__dict__}, sort_keys=False, default_flow_style=None))
 
-    executor = _Executor(config.setup, settings)
-    bar = None
-    try:
-        engine = getattr(executor, "engine", None) or get_engine(config.setup, "cpu" if executor.client else None)
-        space, tasks = engine.space, engine.tasks
-        n_slices = engine.calibration.total_slices
-        _write_report(out, engine)
-        smac, cs = _make_smac(config, space, tasks, out, n_slices)
-        multi = _multi_objective(settings, tasks)
-        records = _read_log(log_path)
-        cache = {_canonical(r["config"], r["budget"], r["instance"]): r for r in records}
-        from ConfigSpace import Configuration
 
-        for r in records:  # resume: SMAC learns every finished trial before asking anything
-            info = TrialInfo(Configuration(cs, values=r["config"]), seed=0, budget=r["budget"], instance=r["instance"])
-            smac.tell(info, TrialValue(cost=r["cost"], time=r["eval_s"]), save=False)
-        trials = list(records)
-        started = time.perf_counter()
-        in_flight: deque = deque()
-        bar = _Bar(progress, settings.n_trials, len(trials))
+def _search_loop(config: SearchConfig, settings: SearchSettings, out: Path, log_path: Path, engine, executor,
+                 records: list[dict], progress: bool) -> SearchResult:
+    """SMAC's ask/tell with pipelined trials; every finished trial is logged (fsync'd) before SMAC is told."""
+    from ConfigSpace import Configuration
+    from smac.runhistory.dataclasses import TrialInfo, TrialValue
 
-        def out_of_time() -> bool:
-            return settings.walltime_s is not None and time.perf_counter() - started > settings.walltime_s
+    from medmix.progress import Progress
 
-        asked = len(trials)
+    space, tasks = engine.space, engine.tasks
+    _write_report(out, engine)
+    smac, cs = make_smac(config, space, tasks, out, engine.calibration.total_slices)
+    multi = multi_objective(settings, tasks)
+    cache = {_canonical(r["config"], r["budget"], r["instance"]): r for r in records}
+    for r in records:  # resume: SMAC learns every finished trial before asking anything
+        info = TrialInfo(Configuration(cs, values=r["config"]), seed=0, budget=r["budget"], instance=r["instance"])
+        smac.tell(info, TrialValue(cost=r["cost"], time=r["eval_s"]), save=False)
+    trials = list(records)
+    started = time.perf_counter()
+    in_flight: deque = deque()
+    best = max((sum(r["scores"].values()) / len(r["scores"]) for r in trials), default=-math.inf)
+
+    def out_of_time() -> bool:
+        return settings.walltime_s is not None and time.perf_counter() - started > settings.walltime_s
+
+    asked = len(trials)
+    with Progress("merge search", settings.n_trials, enabled=progress, done=len(trials),
+                  context=f"{len(tasks)} task(s), {len(space.units)} units searched") as bar:
         while True:
             while len(in_flight) < executor.capacity and asked < settings.n_trials and not out_of_time():
                 t0 = time.perf_counter()
@@ -364,7 +185,7 @@ def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = F
                 break
             info, values, ask_s, future = in_flight.popleft()
             result = future.result()
-            cost = _cost(result["scores"], tasks, multi, info.instance)
+            cost = trial_cost(result["scores"], tasks, multi, info.instance)
             t0 = time.perf_counter()
             smac.tell(info, TrialValue(cost=cost, time=result["eval_s"]), save=False)
             tell_s = time.perf_counter() - t0
@@ -375,26 +196,38 @@ def run_search(config: SearchConfig, out_dir: str | Path, *, overwrite: bool = F
             _append_log(log_path, record)
             trials.append(record)
             cache[_canonical(values, info.budget, info.instance)] = record
-            bar.advance(record)
-        wall_s = time.perf_counter() - started
-        smac.runhistory.save(out / "smac" / "runhistory.json")
-    finally:
-        if bar is not None:
-            bar.close()
-        executor.close()
-    return _finish(config, out, engine, trials, tasks, wall_s, settings)
+            best = max(best, sum(record["scores"].values()) / len(record["scores"]))
+            bar.advance(text=f"best mean calibration Dice {best:.4f}")
+    wall_s = time.perf_counter() - started
+    smac.runhistory.save(out / "smac" / "runhistory.json")
+    return _finish(config, out, engine, trials, tasks, wall_s, settings, n_resumed=len(records))
 
 
 def _read_log(path: Path) -> list[dict]:
+    """The finished trials of `trials.jsonl`. A last line cut by a crash mid-write is dropped and the file rewritten
+    without it (atomically), so new records never follow a broken one; a damaged line before the last is an
+    error, since the records after it cannot be trusted to be what they say."""
     if not path.exists():
         return []
+    text = path.read_text()
+    lines = text.splitlines()
     records = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a line cut by a kill: everything before it is intact
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise MedmixError(f"{path}: line {number} is not a complete JSON record, and {len(lines) - number} "
+                                  "line(s) follow it; the log was edited or damaged. Remove that line (and check the "
+                                  "ones after it), or start again with --overwrite.") from None
+            warnings.warn(f"{path}: its last line was cut by an interrupted write; dropped it ({len(records)} "
+                          "finished trials kept).", stacklevel=2)
+            atomic_write_text(path, "".join(json.dumps(r, allow_nan=False) + "\n" for r in records))
+            return records
+    if text and not text.endswith("\n"):  # a complete record without its newline: finish the line
+        atomic_write_text(path, text + "\n")
     return records
 
 
@@ -405,41 +238,22 @@ def _append_log(path: Path, record: dict) -> None:
         os.fsync(handle.fileno())
 
 
-class _Bar:
-    def __init__(self, enabled: bool, total: int, done: int):
-        self.progress = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.progress = Progress(TextColumn("merge search"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("{task.description}"), TimeRemainingColumn())
-            self.progress.start()
-            self.task = self.progress.add_task("", total=total, completed=done)
-        self.best = -math.inf
-
-    def advance(self, record: dict) -> None:
-        if self.progress is None:
-            return
-        score = sum(record["scores"].values()) / len(record["scores"])
-        self.best = max(self.best, score)
-        self.progress.update(self.task, advance=1, description=f"best mean Dice {self.best:.4f}")
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-
 def _write_report(out: Path, engine) -> None:
     rows = [{"unit": r.unit, "n_tensors": r.n_tensors, "n_values": r.n_values, "identical": r.identical,
              "searched": r.unit in engine.space.units, **{f"rel_norm:{k}": v for k, v in r.relative_norm.items()},
              **{f"cosine:{k}": v for k, v in r.cosine.items()}} for r in engine.report]
     import pandas as pd
 
-    pd.DataFrame(rows).to_csv(out / "pool_report.csv", index=False)
+    frame = pd.DataFrame(rows)
+    atomic_save(out / "pool_report.csv", lambda p: frame.to_csv(p, index=False))
 
 
 def pareto_front(points: list[dict], tasks: list[str]) -> list[dict]:
-    """Trials whose per-task scores no other trial beats on every task (higher Dice is better)."""
+    """Trials whose per-task scores no other trial beats on every task (higher Dice is better). Tasks some trial
+    lacks (racing that stopped before every configuration met every task) are left out of the comparison."""
+    tasks = [t for t in tasks if all(t in p["scores"] for p in points)]
+    if not tasks:
+        return [max(points, key=lambda p: sum(p["scores"].values()) / len(p["scores"]))] if points else []
     front = []
     for p in points:
         dominated = any(all(q["scores"][t] >= p["scores"][t] for t in tasks) and
@@ -449,11 +263,12 @@ def pareto_front(points: list[dict], tasks: list[str]) -> list[dict]:
     return front
 
 
-def _finish(config, out: Path, engine, trials: list[dict], tasks: list[str], wall_s: float, settings) -> SearchResult:
+def _finish(config, out: Path, engine, trials: list[dict], tasks: list[str], wall_s: float, settings, *,
+            n_resumed: int = 0) -> SearchResult:
     import pandas as pd
 
     from medmix.merging.apply import write_merged_folder
-    from medmix.merging.recipe import MergeRecipe, merge_state_dict
+    from medmix.merging.recipe import MergeRecipe, merge_state_dict, validate_recipe
     from medmix.merging.space import base_recipe
 
     # The incumbent comes from the highest budget any trial reached (Hyperband: the full budget when reached).
@@ -480,18 +295,24 @@ def _finish(config, out: Path, engine, trials: list[dict], tasks: list[str], wal
                "merge_s": t["merge_s"], "eval_s": t["eval_s"], "optimiser_s": t["ask_s"] + t["tell_s"],
                "config": json.dumps(t["config"], sort_keys=True)}
         rows.append(row)
-    pd.DataFrame(rows).to_csv(out / "trials.csv", index=False)
-    pd.DataFrame([{"trial": t["trial"], "mean_dice": t["mean_dice"], **{f"dice:{k}": v for k, v in
-                  t["scores"].items()}} for t in front]).to_csv(out / "pareto.csv", index=False)
+    trials_frame = pd.DataFrame(rows)
+    atomic_save(out / "trials.csv", lambda p: trials_frame.to_csv(p, index=False))
+    pareto_frame = pd.DataFrame([{"trial": t["trial"], "mean_dice": t["mean_dice"], **{f"dice:{k}": v for k, v in
+                  t["scores"].items()}} for t in front])
+    atomic_save(out / "pareto.csv", lambda p: pareto_frame.to_csv(p, index=False))
     unit_recipes = engine.space.unit_recipes(best["config"])
     setup = config.setup
     recipe = MergeRecipe(setup.arch, [{"name": n, "path": p} for n, p in setup.pool], dict(setup.units),
                          base_recipe(len(setup.pool)), unit_recipes, setup.preprocessing, setup.seed)
+    recipe = validate_recipe(recipe)  # the whole recipe before anything of it is written
     recipe.save(out / "best_recipe.yaml")
     evals = [t["eval_s"] for t in trials]
     optimiser = [t["ask_s"] + t["tell_s"] for t in trials]
-    timings = {"wall_s": wall_s, "n_trials": len(trials), "eval_s_total": sum(evals),
-               "busy_fraction": sum(evals) / wall_s if wall_s > 0 else None,
+    # The busy fraction is this session's: trials resumed from the log ran under another wall clock.
+    fresh = [t["eval_s"] for t in trials[n_resumed:]]
+    timings = {"wall_s": wall_s, "n_trials": len(trials), "n_trials_this_session": len(fresh),
+               "eval_s_total": sum(evals),
+               "busy_fraction": sum(fresh) / wall_s if fresh and wall_s > 0 else None,
                "eval_s_mean": sum(evals) / len(evals), "optimiser_s_mean": sum(optimiser) / len(optimiser),
                "optimiser_s_max": max(optimiser), "merge_s_mean": sum(t["merge_s"] for t in trials) / len(trials)}
     single_models = {}
@@ -499,13 +320,16 @@ def _finish(config, out: Path, engine, trials: list[dict], tasks: list[str], wal
         if t["origin"] == "warm start" and t["budget"] in (None, engine.calibration.total_slices):
             single_models.setdefault(json.dumps(t["config"], sort_keys=True), t)
     summary = {"best_trial": best["trial"], "best_mean_dice": best["mean_dice"], "best_scores": best["scores"],
-               "tasks": tasks, "protocol": dict(config.setup.protocol), "pareto_trials": [t["trial"] for t in front], "timings": timings}
+               "tasks": tasks, "protocol": dict(config.setup.protocol), "pareto_trials": [t["trial"] for t in front],
+               "timings": timings}
     atomic_write_text(out / "search_summary.json", json.dumps(summary, indent=2))
     state = merge_state_dict(engine.pool, recipe)
     search_record = {"best_trial": best["trial"], "calibration_scores": best["scores"],
                      "protocol": dict(config.setup.protocol)}
+    # best/ is built beside the run folder's other files and renamed into place; on a resumed search it replaces
+    # the previous best/ of this same (locked, fingerprinted) run folder, never anything else.
     write_merged_folder(state, recipe, out / "best", engine.pool, {"search": search_record},
-                        model_provenance={"search": {"protocol": dict(config.setup.protocol)}})
+                        model_provenance={"search": {"protocol": dict(config.setup.protocol)}}, overwrite=True)
     _plot(out, trials)
     return SearchResult(out, trials, best, front, tasks, timings)
 
@@ -528,7 +352,7 @@ def _plot(out: Path, trials: list[dict]) -> None:
     ax.set_ylabel("mean calibration Dice")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(out / "best_so_far.png", metadata={"Software": None})
+    atomic_save(out / "best_so_far.png", lambda p: fig.savefig(p, format="png", metadata={"Software": None}))
     plt.close(fig)
 
 
@@ -544,8 +368,3 @@ def evaluate_best(result: SearchResult, config: SearchConfig, *, split: str = "t
                                    protocol=dict(setup.protocol))
     return evaluate(eval_config, progress=progress)
 
-
-def check_pool_paths(config: SearchConfig) -> None:
-    for name, path in config.setup.pool:
-        if not Path(path).is_file():
-            raise InputError(f"pool member {name!r}: checkpoint {path!r} does not exist.")

@@ -178,6 +178,17 @@ def get_scheme(name: str, *, depth: int = 12, granularity: int = 2) -> UnitSchem
     return builders[name]()
 
 
+def check_unit_names(names: Iterable[str], scheme: UnitScheme, where: str) -> None:
+    """Every name is a unit of `scheme`; otherwise a `ConfigError` (also an `UnknownNameError`) with the field path
+    `where.<name>`, a did-you-mean and the scheme's units."""
+    from medmix.evaluation.config_file import UnknownConfigName, field_path
+
+    known = [u.name for u in scheme.units]
+    for name in names:
+        if name not in known:
+            raise UnknownConfigName(field_path(where, name), f"unit of scheme {scheme.name!r}", name, known)
+
+
 def scheme_from_config(config: Mapping, where: str = "units") -> UnitScheme:
     """A custom scheme from YAML: {name, units: {unit_name: [patterns]}, exclude: [patterns]}."""
     allowed = {"name", "units", "exclude", "description"}

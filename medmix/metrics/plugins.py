@@ -15,11 +15,12 @@ _ENTRY_POINTS_LOADED = False
 
 def load_plugin(path: str | Path):
     """Import a Python file once; its `@medmix.metric` decorators register its metrics. Returns the module."""
+    from medmix.user_paths import require_file
+
     file = Path(path).expanduser().resolve()
     if file in _LOADED_FILES:
         return _LOADED_FILES[file]
-    if not file.is_file():
-        raise InputError(f"plugin {str(path)!r}: no such file. Pass the path of a .py file that registers metrics.")
+    require_file(path, f"plugin {str(path)!r}", "a .py file that registers metrics with @medmix.metric")
     digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
     name = f"medmix_plugin_{file.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(name, file)

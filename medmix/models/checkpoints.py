@@ -13,6 +13,11 @@ Formats understood by `load_state_dict` (all end up as a flat ``{key: tensor}`` 
 unpickling (e.g. SAM-Med2D's ``{"model": …, "optimizer": <pickled object>}``) is refused, never executed; the
 refusal says how to extract the weights, naming the wrapper key the file holds (read from its pickle opcodes, not by
 unpickling) and micro-sam's ``export_custom_sam_model`` for micro-sam / MedicoSAM training checkpoints.
+
+Before torch sees a file, its first bytes say what it is (`sniff_file_kind`): a plain pickle, a NumPy array, an
+HDF5 file, a Git LFS pointer or an HTML page is named as such (torch's own warnings never reach the user). After
+unwrapping, `check_finite_weights` refuses any tensor holding NaN or Inf, naming the key and the file: the one
+check every weights loader uses (adapters, model folders, merge pools, `SamFamilyModel.load_weights`).
 """
 
 from __future__ import annotations
@@ -63,36 +68,172 @@ def sha256_file(path: str | os.PathLike) -> str:
 def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint file into a flat ``{key: torch.Tensor}`` on the CPU (formats: see the module docstring).
 
-    Raises `InputError` for a missing/unreadable file, a file that needs unsafe unpickling (refused), or a
-    file holding no state dict; `MissingDependencyError` for ``.safetensors`` without the package.
+    Raises `InputError` for a missing, unreadable or empty path, a directory, a file that is not a checkpoint (a
+    plain pickle, NumPy, HDF5, text / HTML or a Git LFS pointer: named as such, before torch sees it), a file that
+    needs unsafe unpickling (refused), a file holding no state dict, or a tensor holding NaN / Inf
+    (`check_finite_weights`); `MissingDependencyError` for ``.safetensors`` without the package.
     """
-    p = Path(path).expanduser()
+    from medmix.user_paths import require_file
+
     where = f"checkpoint file {str(path)!r}"
-    if not p.exists():
-        raise InputError(f"{where}: no such file. Check the path (relative paths start at {os.getcwd()!r}).")
-    if p.is_dir():
-        raise InputError(f"{where}: is a directory; pass the weights file (or use the 'merged:' adapter for a folder).")
-    if p.stat().st_size == 0:
-        raise InputError(f"{where}: the file is empty (0 bytes); it was probably not fully written.")
+    p = require_file(path, where, "a weights file (.pth, .pt, .safetensors)",
+                     dir_hint=" Pass the weights file inside it, or 'merged:<folder>' for a folder the merge step "
+                              "wrote (it holds model.json).")
+    head = _read_head(p, where)
     name = p.name.lower()
-    if name.endswith(SAFETENSORS_SUFFIX):
+    kind = sniff_file_kind(head, p)
+    if name.endswith(SAFETENSORS_SUFFIX) or kind == "safetensors":
         import safetensors.torch as safetensors_torch
         try:
             raw: Any = safetensors_torch.load_file(str(p), device="cpu")
         except Exception as exc:  # safetensors raises SafetensorError / OSError for bad files
             raise InputError(f"{where}: cannot read it as safetensors ({type(exc).__name__}: {exc}).") from exc
     else:
+        if kind not in ("torch_zip", "torch_legacy"):
+            raise InputError(_not_a_checkpoint(kind, where))
         raw = _torch_load(p, where)
-    return unwrap_state_dict(raw, where=where)
+    state = unwrap_state_dict(raw, where=where)
+    check_finite_weights(state, where)
+    return state
+
+
+def check_finite_weights(state: Mapping[str, Any], where: str) -> None:
+    """Raise `InputError` naming the first floating tensor of `state` that holds NaN or Inf (and `where`: the file).
+
+    One vectorised `torch.isfinite(t).all()` per floating tensor; integer tensors cannot hold either. Used wherever
+    weights are loaded (every checkpoint file, `SamFamilyModel.load_weights`, merge pools), so the message is the
+    same everywhere.
+    """
+    import torch
+
+    for key, value in state.items():
+        if not (isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex())):
+            continue
+        if bool(torch.isfinite(value).all()):
+            continue
+        n_nan = int(torch.isnan(value).sum())
+        n_inf = int(torch.isinf(value).sum())
+        counts = ", ".join(part for part in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} Inf" if n_inf else "") if part)
+        raise InputError(
+            f"{where}: tensor {key!r} holds NaN or Inf values ({counts} of {value.numel()}); medmix refuses to score "
+            "or merge such weights (every prediction would be meaningless). The checkpoint is corrupt or its "
+            "training diverged: download or export it again (check with torch.isfinite(t).all() for every tensor)."
+        )
+
+
+# ----------------------------------------------------------------------------------------------- file kinds
+
+#: Legacy (``_use_new_zipfile_serialization=False``) torch.save files open with a pickle of this magic number.
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_EXPECTED = ("medmix expects a PyTorch state dict written by torch.save(model.state_dict(), path) (.pth / .pt), or "
+             "a .safetensors file.")
+#: What a file that is not a checkpoint is, and how to get a checkpoint from it (empty: nothing to say).
+_NOT_A_CHECKPOINT = {
+    "pickle": ("is a plain Python pickle (pickle.dump), not a torch.save file, and medmix does not unpickle "
+               "arbitrary files",
+               "If you trust it and it holds the weights, convert it once in your own Python session: "
+               "obj = pickle.load(open(path, 'rb')); torch.save({k: torch.as_tensor(v) for k, v in obj.items()}, "
+               "'weights.pth') — and pass 'weights.pth'."),
+    "numpy": ("is a NumPy .npy array, not a checkpoint", ""),
+    "npz": ("is a NumPy .npz archive, not a checkpoint",
+            "Convert it: torch.save({k: torch.from_numpy(v) for k, v in np.load(path).items()}, 'weights.pth')."),
+    "zip": ("is a ZIP archive but not a torch.save file (it holds no data.pkl)",
+            "Unpack it and pass the weights file inside."),
+    "hdf5": ("is an HDF5 file (Keras / TensorFlow weights?), not a PyTorch checkpoint", ""),
+    "gzip": ("is gzip-compressed", "Decompress it first (gunzip) and pass the file inside."),
+    "tar": ("is a tar archive", "Unpack it (tar -xf) and pass the weights file inside."),
+    "lfs": ("is a Git LFS pointer (a small text file standing in for the real weights), not the weights",
+            "Fetch them with `git lfs pull` in the repository, or download the file itself."),
+    "html": ("is an HTML page (a failed or login-protected download?), not a checkpoint", "Download the file again."),
+    "text": ("is a text file, not a checkpoint", ""),
+    "unknown": ("is not a PyTorch checkpoint (unrecognised content)",
+                "It may be corrupt or truncated: download or export it again."),
+}
+
+
+def _not_a_checkpoint(kind: str, where: str) -> str:
+    what, fix = _NOT_A_CHECKPOINT[kind]
+    return f"{where}: {what}. {_EXPECTED}" + (f" {fix}" if fix else "")
+
+
+def _read_head(p: Path, where: str, n: int = 512) -> bytes:
+    try:
+        with open(p, "rb") as handle:
+            return handle.read(n)
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read it ({exc.strerror or exc}); check its permissions.") from exc
+
+
+def sniff_file_kind(head: bytes, p: Path | None = None) -> str:
+    """What a file is from its first bytes (and, for ZIP archives, its member names), without unpickling anything.
+
+    Returns "torch_zip", "torch_legacy", "safetensors", or one of the keys of `_NOT_A_CHECKPOINT`.
+    """
+    if head.startswith(b"PK\x03\x04"):
+        if p is None:
+            return "torch_zip"
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(p) as archive:
+                members = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "torch_zip"  # a damaged torch file: torch.load explains
+        if any(m.rsplit("/", 1)[-1] == "data.pkl" for m in members):
+            return "torch_zip"
+        return "npz" if members and all(m.endswith(".npy") for m in members) else "zip"
+    if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:  # pickle protocol 2–5
+        return "torch_legacy" if p is None or _opens_with_torch_magic(p) else "pickle"
+    if head.startswith(b"\x93NUMPY"):
+        return "numpy"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head[257:262] == b"ustar":
+        return "tar"
+    if len(head) >= 10 and head[8:10] == b'{"':
+        return "safetensors"  # 8-byte little-endian header length, then the JSON header
+    text = head.lstrip().lower()
+    if text.startswith(b"version https://git-lfs"):
+        return "lfs"
+    if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        return "html"
+    if b"\x00" in head:
+        return "unknown"
+    for cut in range(4):  # the first bytes may end inside a multi-byte character
+        try:
+            head[: len(head) - cut].decode("utf-8")
+            return "text"
+        except UnicodeDecodeError:
+            continue
+    return "unknown"
+
+
+def _opens_with_torch_magic(p: Path) -> bool:
+    """Whether the first pickle in `p` is torch's legacy magic number (read with pickletools: nothing is run)."""
+    import pickletools
+
+    try:
+        with open(p, "rb") as handle:
+            for count, (op, arg, _pos) in enumerate(pickletools.genops(handle)):
+                if op.name in ("LONG1", "LONG4", "LONG", "INT") or count > 4:
+                    return arg == _TORCH_LEGACY_MAGIC
+    except Exception:  # not even one well-formed pickle
+        return False
+    return False
 
 
 def _torch_load(p: Path, where: str) -> Any:
     import pickle
+    import warnings
 
     import torch
 
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's own notes (pickle protocol, weights_only) are not for the user
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         message = str(exc)
         found = re.search(r"GLOBAL ([\w.]+)", message)

@@ -114,6 +114,11 @@ def read_metaimage(path: str | Path) -> MetaImage:
     channels = int(h.get("elementnumberofchannels", "1"))
     count = int(np.prod(dims)) * channels
     spacing = _floats(h.get("elementspacing"), ndims, 1.0, where, "ElementSpacing")
+    for axis, value in enumerate(spacing):
+        if not (np.isfinite(value) and value > 0):
+            raise InputError(f"{where}: ElementSpacing = {h.get('elementspacing')!r} gives {value:g} along axis "
+                             f"{axis}; spacing must be a positive finite number of mm per axis. Fix the header "
+                             "(ElementSpacing x y z), then convert again.")
     offset = _floats(h.get("offset"), ndims, 0.0, where, "Offset")
     matrix = _floats(h.get("transformmatrix"), ndims * ndims, None, where, "TransformMatrix")
 

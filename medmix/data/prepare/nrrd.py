@@ -159,14 +159,31 @@ def read_nrrd(path: str | Path) -> NrrdImage:
         flips = _SPACE_TO_RAS.get(space, (1, 1, 1))
         affine = np.diag([*flips, 1.0]) @ affine
         spacing = tuple(float(np.linalg.norm(vectors[:, i])) for i in range(len(spatial)))
+        _check_spacing(spacing, spatial, where, "space directions", h.get("space directions", ""))
     else:
         spacings = h.get("spacings")
-        values = [float(v) for v in spacings.split()] if spacings else [1.0] * ndim
-        values = [v if np.isfinite(v) else 1.0 for v in values]
-        spacing = tuple(values[i] for i in spatial)
-        for k, s in enumerate(spacing[:3]):
-            affine[k, k] = s
+        try:
+            values = [float(v) for v in spacings.split()] if spacings else [1.0] * ndim
+        except ValueError:
+            raise InputError(f"{where}: spacings {spacings!r} is not a list of numbers.") from None
+        if len(values) != ndim:
+            raise InputError(f"{where}: spacings {spacings!r} gives {len(values)} values for {ndim} axes.")
+        # NaN marks an axis without spacing: fine on a non-spatial axis, refused on a spatial one.
+        _check_spacing(tuple(values[i] for i in spatial), spatial, where, "spacings", spacings)
+        spacing = tuple(abs(values[i]) for i in spatial)  # a negative spacing flips the axis (kept in the affine)
+        for k, i in enumerate(spatial[:3]):
+            affine[k, k] = values[i]
     return NrrdImage(array=array, spacing=spacing, affine=affine, path=p, header=h)
+
+
+def _check_spacing(spacing, axes, where: str, field: str, text: str) -> None:
+    """Refuse a spatial axis whose spacing is zero or not finite (it would reach the metrics as 0 or, before,
+    silently as 1 mm)."""
+    for axis, value in zip(axes, spacing):
+        if not (np.isfinite(value) and value != 0):
+            raise InputError(f"{where}: '{field}: {text}' gives spacing {value:g} along axis {axis}; a spatial axis "
+                             "needs a non-zero finite spacing in mm. Fix the header (e.g. re-save it with 3D Slicer "
+                             "or SimpleITK with the right spacing), then convert again.")
 
 
 def _read_bytes(p: Path, h: dict[str, str], data_offset: int, where: str) -> bytes:

@@ -67,6 +67,10 @@ def read_volume(path: str | Path) -> Volume:
         return Volume(array=nr.array, affine=nr.affine, path=p)
     import nibabel as nib
 
+    if suffix in (".nii.gz", ".nii"):
+        from medmix.data.io import check_nifti_zooms
+
+        check_nifti_zooms(p, repr(str(p)), "; then prepare the dataset again")
     try:
         img = nib.load(str(p))
         array = np.asanyarray(img.dataobj)
