@@ -28,6 +28,14 @@ synchronise before reading the clock. On CUDA the achieved encoder TFLOP/s of Vi
 reference.md §8) is printed next to a measured bf16 matmul rate (8192², torch.matmul); on the CPU, GFLOP/s next to
 an fp32 2048² matmul.
 
+CPU variants (`--variants fp32,bf16,channels_last,batch=8,threads=1,compile,...`, LiteMedSAM only): each variant
+(`+` combines, e.g. `bf16+batch=8`) is built, warmed up on one batch and timed through `predict_slices` on the same
+slices, against the first variant listed (the baseline: fp32, batch 1, torch's threads); the masks are compared with
+the baseline's (mean Dice of each slice's mask against the baseline mask). `--dice-check [bf16,channels_last,...]`
+also evaluates the whole `mni` test split with fp32 and with each variant named (default bf16; through the harness,
+the feature cache sharing slices across the three targets) and prints the slice-wise Dice per task and its change:
+a variant becomes a CPU default only when it moves no task's Dice by more than 0.002.
+
 Defaults: slices CPU litemedsam 16, vit_b 4, tiny 64 / CUDA 256, 64, 1024; repeats 3 (CPU: 1 for litemedsam and
 vit_b, whose slices cost seconds); harness level for litemedsam and tiny (plus vit_b on CUDA). ViT-B at 1024²
 takes ~25 s per slice on 2 CPU cores: `--slices vit_b=2` keeps a CPU run short. On a small CPU shared with other
@@ -431,6 +439,86 @@ def print_table(results: list[dict], device: torch.device) -> None:
                   f"{res['encoder_dtype']}, batch {res['batch_size']})")
 
 
+def parse_variant(text: str) -> dict:
+    """'bf16+channels_last+batch=8' → {"precision": "bf16", "channels_last": True, "batch_size": 8}."""
+    out: dict = {"precision": "fp32", "channels_last": False, "batch_size": 1, "threads": None, "compile": False}
+    for part in filter(None, text.split("+")):
+        key, _, value = part.partition("=")
+        if key in ("fp32", "bf16"):
+            out["precision"] = key
+        elif key == "channels_last":
+            out["channels_last"] = True
+        elif key == "compile":
+            out["compile"] = True
+        elif key in ("batch", "threads") and value.isdigit():
+            out["batch_size" if key == "batch" else "threads"] = int(value)
+        else:
+            raise SystemExit(f"--variants: unknown part {part!r} (fp32, bf16, channels_last, compile, batch=N, "
+                             "threads=N, joined by +)")
+    return out
+
+
+def variants_table(args, slices: MniSlices, n: int) -> list[dict]:
+    """Time LiteMedSAM's predict_slices per variant on the same n slices; masks compared with the first variant."""
+    from medmix.metrics.torch_batch import batch_dice_iou
+    from medmix.models import load_model
+
+    plan = slices.plan(n)
+    images, boxes = take(plan.images, n), take(plan.boxes, n)
+    default_threads = torch.get_num_threads()
+    rows, reference = [], None
+    for text in args.variants.split(","):
+        variant = parse_variant(text)
+        torch.set_num_threads(variant["threads"] or default_threads)
+        spec = {"adapter": "litemedsam", "device": args.device, "precision": variant["precision"],
+                "batch_size": variant["batch_size"], "channels_last": variant["channels_last"],
+                "compile_encoder": variant["compile"], "feature_cache_mb": 0}
+        model = load_model(spec)
+        t0 = time.perf_counter()
+        model.predict_slices(images[: variant["batch_size"]], boxes[: variant["batch_size"]])  # warm-up / compile
+        warm_s = time.perf_counter() - t0
+        times = []
+        for _ in range(args.repeats or 1):
+            t0 = time.perf_counter()
+            masks = model.predict_slices(images, boxes)
+            times.append(time.perf_counter() - t0)
+        ms = median(times) * 1e3 / n
+        if reference is None:
+            reference, agreement = masks, 1.0
+        else:
+            dice, _ = batch_dice_iou(torch.from_numpy(np.stack(masks)), torch.from_numpy(np.stack(reference)))
+            agreement = float(dice.mean())
+        rows.append({"variant": text, "ms_per_slice": ms, "warmup_s": warm_s, "dice_vs_baseline": agreement,
+                     "threads": torch.get_num_threads()})
+        print(f"  {text:<32} {ms:8.1f} ms/slice  ({rows[0]['ms_per_slice'] / ms:4.2f}× baseline; warm-up / "
+              f"compile {warm_s:6.1f} s; masks vs baseline Dice {agreement:.4f}; threads {torch.get_num_threads()})",
+              flush=True)
+    torch.set_num_threads(default_threads)
+    return rows
+
+
+def dice_check(args) -> dict:
+    """Slice-wise Dice per mni task on the whole test split: fp32 (batch 1) and each `--dice-check` variant,
+    through the harness (feature cache on, so the three targets share a slice's encoding)."""
+    from medmix.evaluation.runner import EvaluationConfig, evaluate
+
+    out = {}
+    for text in ["fp32", *args.dice_check.split(",")]:
+        variant = parse_variant(text)
+        with tempfile.TemporaryDirectory() as tmp:
+            model = {"adapter": "litemedsam", "device": args.device, "precision": variant["precision"],
+                     "batch_size": variant["batch_size"], "channels_last": variant["channels_last"],
+                     "compile_encoder": variant["compile"], "feature_cache_mb": 2048}
+            summary = evaluate(EvaluationConfig(suite=SUITE, out_dir=tmp, model=model, split="test")).summary
+        out[text] = {t: v["slicewise"]["dice"]["pooled_slices"]["mean"] for t, v in summary["tasks"].items()}
+    print("\nmni test split, slice-wise Dice: task, fp32, then each variant and its change from fp32")
+    for task in out["fp32"]:
+        cells = "  ".join(f"{name} {out[name][task]:.4f} ({out[name][task] - out['fp32'][task]:+.4f})"
+                          for name in out if name != "fp32")
+        print(f"  {task:<20} fp32 {out['fp32'][task]:.4f}  {cells}")
+    return out
+
+
 def warm_harness(device: str, slices: MniSlices) -> None:
     """One one-case evaluate() with the tiny model: imports, the nilearn template cache, metric code paths."""
     from medmix.evaluation.runner import EvaluationConfig, evaluate
@@ -454,6 +542,10 @@ def main() -> None:
     ap.add_argument("--harness", help="models that also run the full evaluate() level (default: litemedsam,tiny; "
                                       "on CUDA also vit_b); 'none' for none")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--variants", help="LiteMedSAM CPU variants to time against the first one (see the docstring), "
+                                       "e.g. fp32,bf16,channels_last,batch=8,threads=1,compile")
+    ap.add_argument("--dice-check", nargs="?", const="bf16", metavar="VARIANTS",
+                    help="also compare fp32's Dice on the mni test split with these variants' (default: bf16)")
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: CUDA is not available here; use --device cpu.")
@@ -478,6 +570,16 @@ def main() -> None:
           else f"measured {rate_label}: {rate * 1e3:.1f} GFLOP/s")
     warnings.filterwarnings("ignore", category=FutureWarning)
     slices = MniSlices()
+    if args.variants:
+        n = counts.get("litemedsam", DEFAULT_SLICES[args.device]["litemedsam"])
+        print(f"LiteMedSAM variants on {n} mni test slices (median of {args.repeats or 1}):", flush=True)
+        payload = {"device": device_name(device), "torch": torch.__version__, "variants": variants_table(args, slices, n)}
+        if args.dice_check:
+            payload["dice_check"] = dice_check(args)
+        if args.json:
+            args.json.write_text(json.dumps(payload, indent=2))
+            print(f"wrote {args.json}")
+        return
     if harness & set(models):
         t0 = time.perf_counter()
         warm_harness(args.device, slices)

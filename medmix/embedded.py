@@ -113,7 +113,9 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings | None = 
         _write_config(path, config_file_fields(config), f"medmix evaluate --config {path}")
         result.evaluations[name] = evaluate(config, progress=progress)
     if settings.litemedsam and _lite_available():
-        config = EvaluationConfig(suite="mni", out_dir=str(out / "eval_mni" / "litemedsam"), model="litemedsam",
+        # The three targets share their slices, so the feature cache encodes each slice once, not three times.
+        config = EvaluationConfig(suite="mni", out_dir=str(out / "eval_mni" / "litemedsam"),
+                                  model={"adapter": "litemedsam", "feature_cache_mb": 512},
                                   max_cases=settings.litemedsam_cases_per_task)
         result.mni = evaluate(config, progress=progress)
     elif settings.litemedsam:

@@ -11,12 +11,15 @@ Label map (built here, 1 mm grid, array order x, y, z as nibabel gives it):
 - 3 other_brain: the rest of the brain (CSF, deep partial-volume voxels).
 Targets: brain = [1, 2, 3], grey matter = [1], white matter = [2].
 
-Cases: there is one subject, so the volume is cut into `N_SLABS` = 10 contiguous axial slabs along z (axis 2, the
-slice axis) between the first and last brain slice, as equal as possible (`np.array_split` boundaries), each
-cropped in x and y to the brain's bounding box plus a 4-voxel margin. Case ids are `slab_00` … `slab_09` (inferior
-to superior), so the 20 % calibration split takes the two most inferior slabs and tests on the other eight.
-Each slab keeps its own affine (the template's, shifted to the crop). Image: the T1 template as nilearn returns it
-(float32 in [0, 1]; cards normalise it with a percentile window over non-zero voxels).
+Cases: there is one subject, so the volume is cut into `N_SLABS` = 20 contiguous axial slabs along z (axis 2, the
+slice axis) between the first and last brain slice, as equal as possible (`np.array_split` boundaries, ~8 slices
+each), each cropped in x and y to the brain's bounding box plus a 4-voxel margin. Case ids are `slab_00` …
+`slab_19` (inferior to superior). `mni_split()` sets them apart in blocks of five by `SPLIT_PATTERN` (train, train,
+calibration, test, test), so every split spans the whole brain from base to vertex and no two splits share a
+slice: 8 train slabs (for fine-tuning specialists), 4 calibration slabs (what a merge search scores), 8 test slabs;
+the mni cards read it from eval/tasks/mni/split.json. Each slab keeps its own affine (the template's, shifted to
+the crop). Image: the T1 template as nilearn returns it (float32 in [0, 1]; cards normalise it with a percentile
+window over non-zero voxels).
 
 nilearn is an optional dependency (`pip install 'medmix[demo]'`); without it `MissingDependencyError` says so.
 """
@@ -33,7 +36,8 @@ from medmix.errors import UnknownNameError, require
 
 MNI_LABELS = {1: "grey_matter", 2: "white_matter", 3: "other_brain"}
 MNI_TARGETS = {"brain": (1, 2, 3), "grey_matter": (1,), "white_matter": (2,)}
-N_SLABS = 10
+N_SLABS = 20
+SPLIT_PATTERN = ("train", "train", "calibration", "test", "test")  # per block of five consecutive slabs
 BRAIN_THRESHOLD = 0.2
 TISSUE_THRESHOLD = 0.5
 CROP_MARGIN_VOXELS = 4
@@ -82,6 +86,15 @@ def mni_case_ids(n_slabs: int = N_SLABS) -> list[str]:
     return [f"slab_{i:02d}" for i in range(n_slabs)]
 
 
+def mni_split(n_slabs: int = N_SLABS) -> dict[str, list[str]]:
+    """{"train": [...], "calibration": [...], "test": [...]}: slab ids by `SPLIT_PATTERN` (see the module
+    docstring); disjoint, together every slab."""
+    out: dict[str, list[str]] = {"train": [], "calibration": [], "test": []}
+    for i, case_id in enumerate(mni_case_ids(n_slabs)):
+        out[SPLIT_PATTERN[i % len(SPLIT_PATTERN)]].append(case_id)
+    return out
+
+
 def slab_bounds(volume: MniVolume, n_slabs: int = N_SLABS) -> list[tuple[int, int]]:
     """[z_start, z_stop) of each slab: the brain's z range split into `n_slabs` contiguous, nearly equal parts."""
     z_any = np.flatnonzero(volume.label.any(axis=(0, 1)))
@@ -117,5 +130,5 @@ def load_mni_case(case_id: str, labels=MNI_TARGETS["brain"], task: str = "mni_br
     )
 
 
-__all__ = ["MNI_LABELS", "MNI_TARGETS", "MniVolume", "N_SLABS", "load_mni_case", "load_mni_volume", "mni_case_ids",
-           "slab_bounds"]
+__all__ = ["MNI_LABELS", "MNI_TARGETS", "MniVolume", "N_SLABS", "SPLIT_PATTERN", "load_mni_case", "load_mni_volume",
+           "mni_case_ids", "mni_split", "slab_bounds"]

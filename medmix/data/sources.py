@@ -20,7 +20,8 @@ Sources:
   dataset, on the first case loaded, against dataset.json's "labels" (or, if that lists none, against the ids
   present in that case).
 - "phantom": `medmix.data.phantom25` (the card's `dataset` is the scene; 10 cases case_000 … case_009).
-- "mni": `medmix.data.mni` (10 axial slabs slab_00 … slab_09 of the MNI152 template).
+- "mni": `medmix.data.mni` (20 axial slabs slab_00 … slab_19 of the MNI152 template; its cards' split file sets
+  train, calibration and test slabs apart).
 
 Multi-entry cards (MedSAMix's tasks that pool several datasets, e.g. BraTS channels 1 and 2, or fcon1000
 processed + raw): each entry is split on its own, the splits are concatenated in entry order, and case ids are
@@ -34,8 +35,9 @@ Splits, per entry, on its case ids in sorted (string) order:
 - "medsamix" (MedSAMix's `split_point = int(n − n·0.8)`, in binary floating point as its code computes it):
   n = 1251 → 250 + 1001, 50 → 10 + 40, 32 → 6 + 26, 20 → 4 + 16. With `drop_last` the last case of the task's
   concatenated calibration (test) list is left out of that split, as MedSAMix's loader never scores it.
-- "file": the JSON lists are used as given (sorted); every id must exist in the dataset, none may be in both
-  lists, ids in neither list are left out.
+- "file": the JSON lists are used as given (sorted); every id must exist in the dataset, no id may be in two
+  lists, ids in none are left out. An optional third list "train" is the "train" split (cases for fine-tuning
+  that neither calibration nor test holds).
 - "dataset": the lists dataset.json's "splits"[name] holds (e.g. the DoFE fundus domains' train/test folders).
 """
 
@@ -115,15 +117,19 @@ def case_ids(card, data_root: str | Path | None = None, split: str = "test") -> 
 
 
 def _train_case_ids(card) -> list[str]:
-    """The "train" split: cases set aside for fine-tuning, outside both calibration and test (phantom: case_010 …).
-    Other sources have none: their cases are all calibration or test."""
+    """The "train" split: cases set aside for fine-tuning, outside both calibration and test (phantom: case_010 …;
+    a split file's "train" list, as the mni cards have)."""
+    if card.split.rule == "file":
+        train = _read_split_file(card).get("train")
+        if train is not None:
+            return sorted(train)
     if card.source == "phantom":
         from medmix.data.phantom25 import phantom_train_case_ids
 
         return phantom_train_case_ids()
-    raise InputError(f"task {card.name!r}: split 'train' is defined for the phantom source only; the cases of "
-                     f"source {card.source!r} are all calibration or test. Fine-tune on a phantom task or on data "
-                     "of your own outside the suite.")
+    raise InputError(f"task {card.name!r}: no 'train' split: its cases are all calibration or test. A split file "
+                     "with a \"train\" list (rule: file) sets training cases apart; phantom tasks have theirs "
+                     "(case_010 …).")
 
 
 def all_case_ids(card, data_root: str | Path | None = None) -> list[str]:
@@ -204,8 +210,8 @@ def _split_from_dataset(card, entry, ids: list[str], data_root) -> tuple[list[st
     return out[0], out[1]
 
 
-def _split_from_file(card, ids: list[str]) -> tuple[list[str], list[str]]:
-    # Multi-entry cards list each dataset's own ids; an id present in several entries is split the same in each.
+def _read_split_file(card) -> dict[str, list[str]]:
+    """The lists of a `rule: file` split (keys calibration, test and optionally train), validated for shape."""
     path = card.split_path()
     where = f"{card.where()}: split.path"
     if path is None or not path.is_file():
@@ -215,27 +221,37 @@ def _split_from_file(card, ids: list[str]) -> tuple[list[str], list[str]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{where}: {path} is not valid JSON ({exc}).") from exc
-    if not isinstance(data, dict) or set(data) - {"calibration", "test"} or not {"calibration", "test"} <= set(data):
+    allowed = {"calibration", "test", "train"}
+    if not isinstance(data, dict) or set(data) - allowed or not {"calibration", "test"} <= set(data):
         got = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise ConfigError(f"{where}: {path} must be a JSON object with exactly the keys 'calibration' and 'test' "
-                          f"(lists of case ids), got {got}.")
-    known = set(ids)
-    out = []
-    for key in ("calibration", "test"):
-        listed = data[key]
+        raise ConfigError(f"{where}: {path} must be a JSON object with the keys 'calibration' and 'test' (and "
+                          f"optionally 'train'), lists of case ids; got {got}.")
+    for key, listed in data.items():
         if not isinstance(listed, list) or not all(isinstance(c, str) for c in listed):
             raise ConfigError(f"{where}: {path}: '{key}' must be a list of case ids.")
+    keys = sorted(data)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            both = sorted(set(data[a]) & set(data[b]))
+            if both:
+                raise ConfigError(f"{where}: {path}: case {both[0]!r} is in both {a} and {b}.")
+    return data
+
+
+def _split_from_file(card, ids: list[str]) -> tuple[list[str], list[str]]:
+    # Multi-entry cards list each dataset's own ids; an id present in several entries is split the same in each.
+    path = card.split_path()
+    where = f"{card.where()}: split.path"
+    data = _read_split_file(card)
+    known = set(ids)
+    for key, listed in data.items():
         unknown = [c for c in listed if c not in known]
         if unknown:
             close = difflib.get_close_matches(unknown[0], ids, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{where}: {path}: '{key}' lists case {unknown[0]!r}{hint}, which dataset "
                               f"{card.dataset!r} does not have ({len(unknown)} unknown id(s)).")
-        out.append(sorted(set(listed)))
-    both = sorted(set(out[0]) & set(out[1]))
-    if both:
-        raise ConfigError(f"{where}: {path}: case {both[0]!r} is in both calibration and test.")
-    return out[0], out[1]
+    return sorted(set(data["calibration"])), sorted(set(data["test"]))
 
 
 # --- loading -----------------------------------------------------------------------------------------------------

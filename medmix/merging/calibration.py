@@ -39,6 +39,9 @@ class CalibrationSet:
     batches: dict[str, list[PreparedBatch]] = field(default_factory=dict)
     n_slices: dict[str, int] = field(default_factory=dict)
     dice_epsilon: float = 0.0  # MedSAMix's protocol: 1e-8 in Dice's denominator
+    # Image embeddings of the batches, valid while the merged encoder is the one `embedding_key` names.
+    embeddings: dict = field(default_factory=dict)
+    embedding_key: object = None
 
     @property
     def total_slices(self) -> int:
@@ -116,8 +119,14 @@ def slices_for_budget(calib: CalibrationSet, budget: float | None) -> dict[str, 
     return {t: min(n, per_task) for t, n in calib.n_slices.items()}
 
 
-def score_calibration(model, calib: CalibrationSet, budget: float | None = None) -> dict[str, float]:
-    """Mean slice Dice per task of the model's current weights (one host sync at the end)."""
+def score_calibration(model, calib: CalibrationSet, budget: float | None = None, encoder_key=None
+                      ) -> dict[str, float]:
+    """Mean slice Dice per task of the model's current weights (one host sync at the end).
+
+    encoder_key: what the merged image encoder is (e.g. the recipes of the units that touch it). When it equals the
+    key the stored embeddings were computed under, they are reused and only the prompt encoder and the decoder
+    run, the trial's whole cost when a search changes only those units; None computes everything.
+    """
     import torch
 
     from medmix.metrics.torch_batch import batch_dice_iou
@@ -126,17 +135,26 @@ def score_calibration(model, calib: CalibrationSet, budget: float | None = None)
 
     limits = slices_for_budget(calib, budget)
     model.module.eval()  # refreshes weight-derived caches (TinyViT) after in-place merges
+    if encoder_key is None or encoder_key != calib.embedding_key:
+        calib.embeddings.clear()
+        calib.embedding_key = encoder_key
     sums = {}
     with torch.inference_mode():
         for task, batches in calib.batches.items():
             remaining = limits[task]
             total = torch.zeros((), dtype=torch.float64, device=model.device)
-            for batch in batches:
+            for index, batch in enumerate(batches):
                 if remaining <= 0:
                     break
                 m = min(batch.size, remaining)
                 remaining -= m
-                embeddings = model.encode(batch.inputs[:m].float())
+                stored = calib.embeddings.get((task, index))
+                if stored is not None and stored.shape[0] >= m:
+                    embeddings = stored[:m]
+                else:
+                    embeddings = model.encode_cached(batch.inputs[:m].float())
+                    if encoder_key is not None:
+                        calib.embeddings[(task, index)] = embeddings
                 logits = decode_boxes(model.module, embeddings, batch.boxes[:m],
                                       max_boxes=model.max_boxes_per_decode)
                 masks = postprocess_logits(logits, batch.geometry, model.preprocessing)

@@ -97,6 +97,8 @@ def linear(tensors: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.T
     """Weighted average Σ wi θi over the whole pool (base included), weights normalised to sum 1."""
     _check(tensors)
     w = normalised_weights(weights, len(tensors))
+    if all(torch.equal(t, tensors[0]) for t in tensors[1:]):
+        return tensors[0].clone()  # the identity bit for bit: Σ wi θ would round (0.5θ + 0.25θ + 0.25θ ≠ θ)
     dtype = _work_dtype(tensors[0])
     out = torch.zeros_like(tensors[0], dtype=dtype)
     for wi, t in zip(w, tensors):
@@ -253,6 +255,8 @@ def slerp_coefficients(aa: float, bb: float, ab: float, t: float, eps: float = 1
 
 def slerp_pair(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-6) -> torch.Tensor:
     """Spherical interpolation from `a` (t = 0) to `b` (t = 1) of the flattened tensors; linear when collinear."""
+    if torch.equal(a, b):
+        return a.clone()  # the identity bit for bit, without the rounding of wa·a + wb·b
     a64, b64 = a.double(), b.double()
     wa, wb = slerp_coefficients(float((a64 * a64).sum()), float((b64 * b64).sum()), float((a64 * b64).sum()), t, eps)
     dtype = _work_dtype(a)

@@ -57,6 +57,9 @@ class TrialEngine:
         scheme = scheme_for(setup.units, setup.arch)
         self.assignment = assign_units(self.pool.base.keys(), scheme)
         self.report = distance_report(self.pool, self.assignment)
+        # Units that touch the image encoder: while their recipes stay, its embeddings stay (see `run`).
+        self.encoder_units = sorted(unit for unit, keys in self.assignment.keys.items()
+                                    if any(k.startswith("image_encoder.") for k in keys))
         units, pinned = searched_units(self.report, setup.search_identical_units)
         self.space = SearchSpace(units, pinned, len(self.pool.members), tuple(setup.methods), setup.mode)
         from medmix.evaluation.protocol import parse_protocol
@@ -81,18 +84,24 @@ class TrialEngine:
                                              dice_epsilon=self.protocol.slice_dice_epsilon)
 
     def run(self, values: dict, budget: float | None = None, instance: str | None = None) -> dict:
-        """Merge the configuration's recipe into the live model and score it; times in seconds."""
+        """Merge the configuration's recipe into the live model and score it; times in seconds.
+
+        The calibration embeddings are reused while the units touching the image encoder keep their recipes (a
+        search whose pool differs only in the decoder never reruns the encoder after its first trial).
+        """
         from medmix.merging.calibration import CalibrationSet, score_calibration
 
         t0 = time.perf_counter()
-        self.merger.apply(self.space.unit_recipes(values), seed=self.setup.seed)
+        recipes = self.space.unit_recipes(values)
+        self.merger.apply(recipes, seed=self.setup.seed)
         self._sync()
         t1 = time.perf_counter()
         calib = self.calibration
         if instance is not None:  # racing over task shards: score one task
             calib = CalibrationSet([instance], {instance: calib.batches[instance]}, {instance: calib.n_slices[instance]},
                                    calib.dice_epsilon)
-        scores = score_calibration(self.model, calib, budget)
+        encoder_key = tuple(sorted((u, repr(recipes[u])) for u in self.encoder_units if u in recipes))
+        scores = score_calibration(self.model, calib, budget, encoder_key=(self.setup.seed, encoder_key))
         t2 = time.perf_counter()
         return {"scores": scores, "merge_s": t1 - t0, "eval_s": t2 - t1}
 

@@ -73,7 +73,8 @@ def _wrap(spec: ModelSpec, module, default_prep: Preprocessing, *, arch: str | N
           extra: Mapping[str, Any] | None = None) -> SamFamilyModel:
     return SamFamilyModel(module, spec.preprocessing or default_prep, name=spec.adapter, arch=arch,
                           checkpoint=checkpoint, device=spec.device, batch_size=spec.batch_size,
-                          precision=spec.precision, seed=spec.seed, extra=extra)
+                          precision=spec.precision, seed=spec.seed, extra=extra, channels_last=spec.channels_last,
+                          compile_encoder=spec.compile_encoder, feature_cache_mb=spec.feature_cache_mb)
 
 
 def _read_weights(path: str) -> dict[str, Any]:

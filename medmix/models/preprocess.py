@@ -310,8 +310,10 @@ def transform_boxes(boxes, geometry: Geometry, prep: Preprocessing):
     return boxes * scale
 
 
-def postprocess_logits(low_res, geometry: Geometry, prep: Preprocessing):
-    """Low-res mask logits (n, 1, h', w') or (n, h', w') of slices sharing `geometry` → bool masks (n, H, W)."""
+def _upsampled(low_res, geometry: Geometry, prep: Preprocessing):
+    """Low-res mask logits → (n, 1, H, W) float32 on the slice grid, each kind's own way: MedSAM's are sigmoid
+    probabilities (sigmoid, then bilinear to the slice); the others stay logits (bilinear to the model's square,
+    the padding cropped, bilinear to the slice)."""
     import torch
     import torch.nn.functional as F
 
@@ -320,13 +322,30 @@ def postprocess_logits(low_res, geometry: Geometry, prep: Preprocessing):
     g = geometry
     original = (g.height, g.width)
     if prep.kind == "medsam":
-        prob = F.interpolate(torch.sigmoid(x), size=original, mode="bilinear", align_corners=False)
-        return (prob > 0.5)[:, 0]
+        return F.interpolate(torch.sigmoid(x), size=original, mode="bilinear", align_corners=False)
     size = prep.image_size
     if tuple(x.shape[-2:]) != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     x = x[..., : g.new_height, : g.new_width]
-    x = F.interpolate(x, size=original, mode="bilinear", align_corners=False)
+    return F.interpolate(x, size=original, mode="bilinear", align_corners=False)
+
+
+def postprocess_probabilities(low_res, geometry: Geometry, prep: Preprocessing):
+    """Low-res mask logits of slices sharing `geometry` → foreground probabilities (n, H, W) float32; > 0.5 gives
+    the masks of `postprocess_logits` (up to SAM's logit > 0 at |logit| below float32's resolution of 0.5)."""
+    import torch
+
+    x = _upsampled(low_res, geometry, prep)
+    return (x if prep.kind == "medsam" else torch.sigmoid(x))[:, 0]
+
+
+def postprocess_logits(low_res, geometry: Geometry, prep: Preprocessing):
+    """Low-res mask logits (n, 1, h', w') or (n, h', w') of slices sharing `geometry` → bool masks (n, H, W)."""
+    import torch
+
+    x = _upsampled(low_res, geometry, prep)
+    if prep.kind == "medsam":
+        return (x > 0.5)[:, 0]
     if prep.kind == "sam":
         return (x > 0.0)[:, 0]
     return (torch.sigmoid(x) > 0.5)[:, 0]

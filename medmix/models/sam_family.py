@@ -21,6 +21,10 @@ from medmix.models.preprocess import Preprocessing
 #: Slices per image-encoder pass when not given: batching pays on a GPU; on small CPUs it is slower per slice
 #: (LiteMedSAM on 2 cores: 1.04 s/slice at batch 1, 1.26 at 2, 1.71 at 4, 2.5 at 8).
 DEFAULT_BATCH_SIZE = {"cuda": 8, "cpu": 1}
+# (arch, device type) pairs whose image encoder runs channels_last unless told otherwise: LiteMedSAM's TinyViT
+# (convolutional first stage) on the CPU is 1.4× faster so, same masks (Dice change < 1e-4 on the mni test split;
+# docs/benchmarks.md). Larger CPU batches were slower (0.6–0.7×), so the CPU batch size stays 1.
+CHANNELS_LAST_BY_DEFAULT = {("litemedsam", "cpu")}
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -144,8 +148,15 @@ class SamFamilyModel(SegmentationModel):
     module: an nn.Module with `image_encoder`, `prompt_encoder`, `mask_decoder`. The image encoder sees
     `batch_size` slices per pass (once per image); all boxes of those slices are decoded in one `decode_boxes`
     call. On CUDA with precision "auto" the image encoder runs under bf16 autocast; the prompt encoder and mask
-    decoder always run in fp32 (a SAM cast wholly to bf16 fails in the prompt encoder). On the CPU everything is
-    fp32 and results are deterministic.
+    decoder always run in fp32 (a SAM cast wholly to bf16 fails in the prompt encoder). On the CPU "auto" is fp32
+    and results are deterministic; "bf16" autocasts the encoder there too (CPUs with AVX512-BF16 / AMX run it
+    faster; results move slightly, see docs/benchmarks.md).
+
+    Speed options: `channels_last` (the encoder's convolutions in NHWC memory order; None: on where
+    `CHANNELS_LAST_BY_DEFAULT` says it pays), `compile_encoder`
+    (`torch.compile` of the image encoder: pays its compile time back only over long runs) and
+    `feature_cache_mb` (a process-wide cache of encoder outputs keyed by weights and input content,
+    `medmix.models.feature_cache`; None: $MEDMIX_FEATURE_CACHE_MB, default off).
 
     `module` stays live: the merge engine may change its weights in place (or via `load_weights`); predictions
     use whatever weights it holds at call time.
@@ -154,7 +165,8 @@ class SamFamilyModel(SegmentationModel):
     def __init__(self, module, preprocessing: Preprocessing, *, name: str = "sam", arch: str | None = None,
                  checkpoint: str | os.PathLike | None = None, device: Any = None, batch_size: int | None = None,
                  precision: str = "auto", seed: int | None = None, extra: Mapping[str, Any] | None = None,
-                 max_boxes_per_decode: int | None = 256, attention: str = "auto"):
+                 max_boxes_per_decode: int | None = 256, attention: str = "auto", channels_last: bool | None = None,
+                 compile_encoder: bool = False, feature_cache_mb: int | None = None):
         self.name = name
         self.arch = arch
         self.preprocessing = Preprocessing.from_spec(preprocessing)
@@ -181,6 +193,19 @@ class SamFamilyModel(SegmentationModel):
         for attr in ("image_encoder", "prompt_encoder", "mask_decoder"):
             if not hasattr(module, attr):
                 raise InputError(f"{name}: the module has no {attr!r}; SamFamilyModel needs a SAM-architecture model.")
+        import torch
+
+        from medmix.models.feature_cache import WeightsDigest, default_size_mb
+
+        if channels_last is None:
+            channels_last = (arch, self.device.type) in CHANNELS_LAST_BY_DEFAULT
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.module.image_encoder.to(memory_format=torch.channels_last)
+        self.compile_encoder = bool(compile_encoder)
+        self._encoder = torch.compile(self.module.image_encoder) if self.compile_encoder else self.module.image_encoder
+        self.feature_cache_mb = default_size_mb() if feature_cache_mb is None else int(feature_cache_mb)
+        self._encoder_digest = WeightsDigest(self.module.image_encoder)
 
     # -- weights
     def load_weights(self, state: Mapping[str, Any], *, strict: bool = True, where: str = "state dict") -> None:
@@ -202,26 +227,65 @@ class SamFamilyModel(SegmentationModel):
         """Image embeddings (B, C, h, w) float32 for preprocessed inputs (B, 3, S, S)."""
         import torch
 
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
         if self.encoder_autocast:
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
-                return self.module.image_encoder(batch).float()
-        return self.module.image_encoder(batch)
+                return self._encoder(batch).float().contiguous()
+        return self._encoder(batch).contiguous()
+
+    def encode_cached(self, batch):
+        """`encode`, answering each image from the shared feature cache when the same encoder weights have already
+        seen the same preprocessed input (see `medmix.models.feature_cache`)."""
+        from medmix.models.feature_cache import input_digest, shared_cache
+
+        cache = shared_cache(self.feature_cache_mb)
+        if cache is None:
+            return self.encode(batch)
+        import torch
+
+        weights = self._encoder_digest()
+        # How the encoder ran is part of the key: channels_last and compiled kernels round differently.
+        how = ("bf16" if self.encoder_autocast else "fp32") + ("+cl" if self.channels_last else "") + \
+            ("+compiled" if self.compile_encoder else "")
+        keys = [(weights, input_digest(x, how)) for x in batch]
+        found = [cache.get(k) for k in keys]
+        missing = [i for i, f in enumerate(found) if f is None]
+        if missing:
+            fresh = self.encode(batch[missing])
+            for i, embedding in zip(missing, fresh):
+                found[i] = embedding
+                cache.put(keys[i], embedding)
+        return torch.stack([f.to(batch.device) for f in found])
 
     def predict_slices(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Boolean (H, W) mask per image: union of its box predictions (see `SegmentationModel`).
 
         An image with no boxes (k = 0) gets an empty mask without running the encoder.
         """
+        from medmix.models.preprocess import postprocess_logits
+
+        return self._per_image(images, boxes, postprocess_logits, lambda masks: masks.any(dim=0), bool)
+
+    def predict_probabilities(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Foreground probability (H, W) float32 per image, the maximum over its boxes (what output-space
+        ensembles average); thresholding at 0.5 gives `predict_slices`' masks."""
+        from medmix.models.preprocess import postprocess_probabilities
+
+        return self._per_image(images, boxes, postprocess_probabilities, lambda probs: probs.max(dim=0).values,
+                               np.float32)
+
+    def _per_image(self, images, boxes, postprocess, union, dtype) -> list[np.ndarray]:
         import torch
 
-        from medmix.models.preprocess import postprocess_logits, preprocess_images, transform_boxes
+        from medmix.models.preprocess import preprocess_images, transform_boxes
 
         imgs, bxs = _check_inputs(images, boxes, self.name)
         results: list[np.ndarray | None] = [None] * len(imgs)
         todo = [i for i in range(len(imgs)) if len(bxs[i])]
         for i in range(len(imgs)):
             if not len(bxs[i]):
-                results[i] = np.zeros(imgs[i].shape[:2], dtype=bool)
+                results[i] = np.zeros(imgs[i].shape[:2], dtype=dtype)
         # eval() also refreshes cached buffers derived from weights (TinyViT's attention-bias table `ab`), so
         # in-place weight changes between calls are always seen.
         self.module.eval()
@@ -231,7 +295,7 @@ class SamFamilyModel(SegmentationModel):
                 chunk = todo[start:start + self.batch_size]
                 tensors = [torch.from_numpy(imgs[i]).to(self.device) for i in chunk]
                 batch, geometries = preprocess_images(tensors, prep)
-                embeddings = self.encode(batch)
+                embeddings = self.encode_cached(batch)
                 model_boxes = [transform_boxes(torch.from_numpy(bxs[i]).to(self.device), g, prep)
                                for i, g in zip(chunk, geometries)]
                 logits = decode_boxes(self.module, embeddings, model_boxes, max_boxes=self.max_boxes_per_decode)
@@ -242,11 +306,11 @@ class SamFamilyModel(SegmentationModel):
                     by_geometry.setdefault(g, []).append(j)
                 for g, members in by_geometry.items():
                     index = torch.cat([torch.arange(offsets[j], offsets[j + 1]) for j in members]).to(self.device)
-                    masks = postprocess_logits(logits[index], g, prep)
+                    maps = postprocess(logits[index], g, prep)
                     counts = [int(offsets[j + 1] - offsets[j]) for j in members]
-                    unions = torch.stack([part.any(dim=0) for part in torch.split(masks, counts)]).cpu().numpy()
-                    for j, union in zip(members, unions):
-                        results[chunk[j]] = union
+                    unions = torch.stack([union(part) for part in torch.split(maps, counts)]).cpu().numpy()
+                    for j, value in zip(members, unions):
+                        results[chunk[j]] = value.astype(dtype, copy=False)
         return results  # type: ignore[return-value]
 
     def describe(self) -> dict[str, Any]:
@@ -263,6 +327,8 @@ class SamFamilyModel(SegmentationModel):
             "dtype": "bfloat16-autocast" if self.encoder_autocast else "float32",
             "batch_size": self.batch_size,
             "attention": self.attention,
+            "channels_last": self.channels_last,
+            "compiled_encoder": self.compile_encoder,
         })
         out.update(self.extra)
         return out

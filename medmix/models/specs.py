@@ -21,6 +21,9 @@ Mapping / YAML form (unknown keys are a `ConfigError` naming the field path)::
     batch_size: 8           # slices per image-encoder pass (default: 8 on CUDA, 1 on the CPU)
     device: cpu             # default: cuda when available, else cpu
     precision: auto         # auto (bf16 autocast for the image encoder on CUDA, fp32 on CPU) | fp32 | bf16
+    channels_last: true     # the encoder's convolutions in NHWC order (default: on for LiteMedSAM on the CPU)
+    compile_encoder: false  # torch.compile the image encoder (pays off over long runs only)
+    feature_cache_mb: 0     # share encoder outputs across tasks / models with the same encoder (0: off)
     seed: 0                 # tiny only
     options: {}             # free-form, for user adapters only
 
@@ -59,6 +62,9 @@ class ModelSpec:
     batch_size: int | None = None
     device: str | None = None
     precision: str = "auto"
+    channels_last: bool | None = None  # None: the model's default (on for LiteMedSAM on the CPU)
+    compile_encoder: bool = False
+    feature_cache_mb: int | None = None
     seed: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -133,7 +139,15 @@ def parse_spec(spec: str | Mapping[str, Any] | ModelSpec, *, where: str = "model
             if not isinstance(value, (str, os.PathLike)):
                 raise ConfigError(f"{where}.{key}: expected a string, got {value!r}.")
             kwargs[key] = os.fspath(value)
-    for key in ("batch_size", "seed"):
+    for key in ("channels_last", "compile_encoder"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            value = value.lower() in ("true", "1", "yes")
+        if value is not None:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected true or false, got {value!r}.")
+            kwargs[key] = value
+    for key in ("batch_size", "seed", "feature_cache_mb"):
         value = raw.get(key)
         if value is not None:
             if isinstance(value, str) and value.strip().lstrip("-").isdigit():
@@ -142,6 +156,8 @@ def parse_spec(spec: str | Mapping[str, Any] | ModelSpec, *, where: str = "model
                 raise ConfigError(f"{where}.{key}: expected an integer, got {value!r}.")
             if key == "batch_size":
                 positive_int(value, f"{where}.{key}")
+            if key == "feature_cache_mb" and value < 0:
+                raise ConfigError(f"{where}.{key}: expected a size in MB ≥ 0 (0: off), got {value!r}.")
             kwargs[key] = int(value)
     if raw.get("precision") is not None:
         if raw["precision"] not in PRECISIONS:
@@ -157,7 +173,8 @@ def parse_spec(spec: str | Mapping[str, Any] | ModelSpec, *, where: str = "model
 
 
 #: Spec fields every adapter takes; with an adapter's own `fields` they are the keys a spec string may set.
-COMMON_FIELDS = ("preprocessing", "batch_size", "device", "precision")
+COMMON_FIELDS = ("preprocessing", "batch_size", "device", "precision", "channels_last", "compile_encoder",
+                 "feature_cache_mb")
 
 
 def _string_keys(adapter: Adapter | None) -> list[str]:
