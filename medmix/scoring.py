@@ -145,7 +145,6 @@ def score_files(
     axis, overrides the file headers. labels: score these label ids separately (default: every id in either file
     when either holds an id above 1, else one binary mask reported as label 1). empty_policy: an `EmptyPolicy`.
     """
-    from medmix.data.io import check_same_grid, load_mask
     from medmix.metrics import DEFAULT_METRICS, compute_label_metrics, compute_metrics, get_metric, parse_metric
 
     requests = [parse_metric(m) for m in (DEFAULT_METRICS if metrics is None else metrics)]
@@ -157,32 +156,11 @@ def score_files(
             labels = None
     explicit = parse_spacing(spacing)
 
-    # An explicit spacing replaces the headers', so a broken header spacing (pixdim 0) is then no obstacle.
-    header = {"ignore_header_spacing": explicit is not None, "spacing_hint": SPACING_HINT}
-    gt = load_mask(gt_path, name="gt", **header)
-    pred = load_mask(pred_path, name="pred", **header)
-    check_same_grid(pred, gt)
+    pred, gt, spacing_mm, source = load_pair(pred_path, gt_path, explicit)
     pred_ids = _check_values(pred, "pred")
     gt_ids = _check_values(gt, "gt")
     if labels is not None:
         _check_labels_present(labels, pred, gt)
-
-    ndim = gt.ndim
-    if explicit is not None:
-        if len(explicit) == 1 and ndim > 1:
-            explicit = explicit * ndim
-        if len(explicit) != ndim:
-            raise InputError(
-                f"spacing {explicit}: {len(explicit)} values for {ndim}D masks; give one per array axis "
-                f"(array axis order, e.g. {','.join(['1'] * ndim)})."
-            )
-        spacing_mm, source = explicit, SPACING_ARGUMENT
-    elif gt.spacing is not None:
-        spacing_mm, source = gt.spacing, f"header of {gt.path.name}"
-    elif pred.spacing is not None:
-        spacing_mm, source = pred.spacing, f"header of {pred.path.name}"
-    else:
-        spacing_mm, source = (1.0,) * ndim, SPACING_DEFAULT
 
     label_map = labels is not None or pred_ids or gt_ids
     if label_map:
@@ -228,3 +206,76 @@ def _label_id(value) -> int:
     if lab != float(value) or lab < 0:
         raise InputError(f"label {value!r}: expected a non-negative whole-number label id such as 1 or 2.")
     return lab
+
+
+def load_pair(pred_path, gt_path, explicit: tuple[float, ...] | None):
+    """Load prediction and reference on one grid: (pred, gt, spacing in mm per array axis, where it came from)."""
+    from medmix.data.io import check_same_grid, load_mask
+
+    # An explicit spacing replaces the headers', so a broken header spacing (pixdim 0) is then no obstacle.
+    header = {"ignore_header_spacing": explicit is not None, "spacing_hint": SPACING_HINT}
+    gt = load_mask(gt_path, name="gt", **header)
+    pred = load_mask(pred_path, name="pred", **header)
+    check_same_grid(pred, gt)
+    ndim = gt.ndim
+    if explicit is not None:
+        if len(explicit) == 1 and ndim > 1:
+            explicit = explicit * ndim
+        if len(explicit) != ndim:
+            raise InputError(
+                f"spacing {explicit}: {len(explicit)} values for {ndim}D masks; give one per array axis "
+                f"(array axis order, e.g. {','.join(['1'] * ndim)})."
+            )
+        return pred, gt, explicit, SPACING_ARGUMENT
+    if gt.spacing is not None:
+        return pred, gt, gt.spacing, f"header of {gt.path.name}"
+    if pred.spacing is not None:
+        return pred, gt, pred.spacing, f"header of {pred.path.name}"
+    return pred, gt, (1.0,) * ndim, SPACING_DEFAULT
+
+
+@dataclass
+class LesionwiseReport:
+    """`medmix score --lesionwise`: per-region aggregates (medmix keys) and per-lesion rows."""
+
+    pred_path: str
+    gt_path: str
+    definition: str
+    challenge: str
+    spacing_mm: tuple[float, ...]
+    spacing_source: str
+    regions: dict[str, Any]  # region → RegionResult
+
+    def to_json_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {
+            "pred": self.pred_path, "gt": self.gt_path, "definition": self.definition, "challenge": self.challenge,
+            "spacing_mm": list(self.spacing_mm), "spacing_source": self.spacing_source,
+            "regions": {name: {k: _finite_or_none(v) for k, v in r.values.items()} for name, r in self.regions.items()},
+            "lesions": [{**asdict(row), "pred_components": list(row.pred_components),
+                         **{k: _finite_or_none(getattr(row, k)) for k in ("dice", "hd95", "nsd")}}
+                        for r in self.regions.values() for row in r.lesions],
+        }
+
+
+def score_lesionwise_files(
+    pred_path: str | Path,
+    gt_path: str | Path,
+    definition: str = "brats2023",
+    challenge: str = "glioma",
+    *,
+    convention: str | None = None,
+    regions: Sequence[str] | None = None,
+    matcher: str = "bipartite",
+    compat: bool = False,
+    spacing: Sequence[float] | float | str | None = None,
+) -> LesionwiseReport:
+    """Lesion-wise scores of two label-map files per region (`medmix.metrics.lesionwise.lesionwise`)."""
+    from medmix.metrics.lesionwise import lesionwise
+
+    pred, gt, spacing_mm, source = load_pair(pred_path, gt_path, parse_spacing(spacing))
+    results = lesionwise(pred.array, gt.array, spacing_mm, definition=definition, challenge=challenge,
+                         convention=convention, regions=regions, matcher=matcher, compat=compat)
+    return LesionwiseReport(str(pred.path), str(gt.path), definition, challenge,
+                            tuple(float(s) for s in spacing_mm), source, results)

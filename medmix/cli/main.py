@@ -65,6 +65,40 @@ def _root(
     GlobalOptions.plugins = list(plugin or [])
 
 
+def _score_lesionwise(pred, gt, definition, challenge, convention, region, matcher, compat, spacing, as_json,
+                      lesions) -> None:
+    from medmix.scoring import score_lesionwise_files
+
+    report = score_lesionwise_files(pred, gt, definition, challenge, convention=convention, regions=region or None,
+                                    matcher=matcher, compat=compat, spacing=spacing)
+    if as_json:
+        typer.echo(json.dumps(report.to_json_dict(), indent=2, allow_nan=False))
+        return
+    from rich.table import Table
+
+    console = make_console()
+    spacing_text = " × ".join(f"{s:g}" for s in report.spacing_mm)
+    console.print(f"pred: {report.pred_path}\ngt:   {report.gt_path}\nspacing: {spacing_text} mm "
+                  f"({report.spacing_source}) · {definition} definition, {challenge} challenge")
+    names = list(report.regions)
+    table = Table(title="lesion-wise, per region", title_justify="left")
+    table.add_column("metric")
+    for name in names:
+        table.add_column(name, justify="right")
+    for key in next(iter(report.regions.values())).values if names else []:
+        table.add_row(key, *(fmt_value(report.regions[n].values[key]) for n in names))
+    console.print(table)
+    if lesions:
+        rows = Table(title="lesions", title_justify="left")
+        for col in ("region", "lesion", "status", "volume mm³", "pred components", "dice", "hd95", "nsd", "counted"):
+            rows.add_column(col)
+        for r in (row for res in report.regions.values() for row in res.lesions):
+            rows.add_row(r.region, str(r.lesion), r.status, fmt_value(r.volume_mm3),
+                         ",".join(map(str, r.pred_components)), fmt_value(r.dice), fmt_value(r.hd95),
+                         fmt_value(r.nsd), str(r.counted).lower())
+        console.print(rows)
+
+
 @app.command()
 def score(
     pred: Annotated[Path, typer.Argument(help="Prediction mask (.nii, .nii.gz, .npz, .npy, .png).", show_default=False)],
@@ -95,12 +129,38 @@ def score(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+    lesionwise: Annotated[
+        Optional[str],
+        typer.Option(metavar="brats2023|panoptica", show_default=False,
+                     help="Lesion-wise scores per tumour region instead: BraTS 2023's definition or "
+                     "brats-evaluation/panoptica's (reference.md §9)."),
+    ] = None,
+    challenge: Annotated[
+        str, typer.Option(help="With --lesionwise: glioma, ssa, paediatric, meningioma or metastases.")
+    ] = "glioma",
+    convention: Annotated[
+        Optional[str], typer.Option(help="With --lesionwise: label convention (default: the challenge's).",
+                                    show_default=False)
+    ] = None,
+    region: Annotated[
+        Optional[list[str]], typer.Option("--region", metavar="NAME", show_default=False,
+                                          help="With --lesionwise: region to report (repeatable; wt, tc, et, …).")
+    ] = None,
+    matcher: Annotated[str, typer.Option(help="With --lesionwise panoptica: bipartite or greedy_iou.")] = "bipartite",
+    compat: Annotated[bool, typer.Option(help="With --lesionwise panoptica: reproduce the package's global "
+                                               "metrics in voxel units (off by default).")] = False,
+    lesions: Annotated[bool, typer.Option(help="With --lesionwise: also print one row per lesion.")] = False,
     verbose: VerboseOpt = False,
     plugin: PluginOpt = None,
 ) -> None:
-    """Score a prediction against a reference mask."""
+    """Score a prediction against a reference mask (or per lesion with --lesionwise)."""
     with command_context(plugin, verbose):
         from medmix.scoring import score_files
+
+        if lesionwise is not None:
+            _score_lesionwise(pred, gt, lesionwise, challenge, convention, region, matcher, compat, spacing,
+                              as_json, lesions)
+            return
 
         report = score_files(pred, gt, metrics=metric or None, spacing=spacing, labels=label or None)
         if as_json:

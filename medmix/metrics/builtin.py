@@ -29,17 +29,39 @@ def _hd(g: CaseGeometry) -> float:
     return float(max(g.pred_to_gt_surface.max(), g.gt_to_pred_surface.max()))
 
 
-def _hd95(g: CaseGeometry, percentile: float = 95.0, pooled: bool = False) -> float:
+def _surface(name: str, surface: str) -> bool:
+    """True for DeepMind surfels, False for voxel centres (the default)."""
+    if surface not in ("voxel", "surfel"):
+        from medmix.errors import InputError
+
+        raise InputError(f"{name}: surface must be 'voxel' (voxel centres, default) or 'surfel' (DeepMind "
+                         f"surface-distance), got {surface!r}.")
+    return surface == "surfel"
+
+
+def _hd95(g: CaseGeometry, percentile: float = 95.0, pooled: bool = False, surface: str = "voxel") -> float:
     if not 0 <= percentile <= 100:
         from medmix.errors import InputError
 
         raise InputError(f"hd95: percentile must lie in [0, 100], got {percentile}.")
+    if _surface("hd95", surface):
+        if pooled:
+            from medmix.errors import InputError
+
+            raise InputError("hd95: pooled=true has no surfel form (DeepMind's HD95 is the max of two directions).")
+        from medmix.metrics.surfels import surfel_hd
+
+        return surfel_hd(g.surfels, percentile)
     if pooled:
         return float(np.percentile(_pooled(g), percentile))
     return float(max(np.percentile(g.pred_to_gt_surface, percentile), np.percentile(g.gt_to_pred_surface, percentile)))
 
 
-def _assd(g: CaseGeometry) -> float:
+def _assd(g: CaseGeometry, surface: str = "voxel") -> float:
+    if _surface("assd", surface):
+        from medmix.metrics.surfels import surfel_assd
+
+        return surfel_assd(g.surfels)
     return float(_pooled(g).mean())
 
 
@@ -47,11 +69,15 @@ def _masd(g: CaseGeometry) -> float:
     return float((g.pred_to_gt_surface.mean() + g.gt_to_pred_surface.mean()) / 2.0)
 
 
-def _nsd(g: CaseGeometry, tolerance_mm: float = 1.0) -> float:
+def _nsd(g: CaseGeometry, tolerance_mm: float = 1.0, surface: str = "voxel") -> float:
     if not tolerance_mm >= 0:
         from medmix.errors import InputError
 
         raise InputError(f"nsd: tolerance_mm must be ≥ 0, got {tolerance_mm}.")
+    if _surface("nsd", surface):
+        from medmix.metrics.surfels import surfel_nsd
+
+        return surfel_nsd(g.surfels, tolerance_mm)
     within = np.count_nonzero(g.pred_to_gt_surface <= tolerance_mm) + np.count_nonzero(
         g.gt_to_pred_surface <= tolerance_mm
     )
@@ -87,17 +113,19 @@ _BUILTINS = [
                "Huttenlocher et al. 1993", geometry_fn=_hd, builtin=True),
     MetricSpec("hd95", False, "mm", "distance",
                "max over the two directions of each directed p-th percentile (numpy linear), as MONAI / "
-               f"Metrics Reloaded / DeepMind; pooled=True gives MedPy's pooled variant; {_VOXEL_CENTRES}",
-               "Maier-Hein et al., Metrics Reloaded 2024", defaults={"percentile": 95.0, "pooled": False},
+               f"Metrics Reloaded / DeepMind; pooled=True gives MedPy's pooled variant; {_VOXEL_CENTRES}; "
+               "surface=surfel: DeepMind's surfel-area-weighted HD95 (BraTS 2023 lesion-wise)",
+               "Maier-Hein et al., Metrics Reloaded 2024", defaults={"percentile": 95.0, "pooled": False, "surface": "voxel"},
                geometry_fn=_hd95, builtin=True),
     MetricSpec("assd", False, "mm", "distance", f"mean of the pooled surface distances of both directions; "
-               f"{_VOXEL_CENTRES}", "MedPy assd; MONAI symmetric ASD", geometry_fn=_assd, builtin=True),
+               f"{_VOXEL_CENTRES}; surface=surfel: DeepMind surfels, area-weighted", "MedPy assd; MONAI symmetric ASD",
+               defaults={"surface": "voxel"}, geometry_fn=_assd, builtin=True),
     MetricSpec("masd", False, "mm", "distance", f"mean of the two directed mean surface distances; {_VOXEL_CENTRES}",
                "Metrics Reloaded MASD", geometry_fn=_masd, builtin=True),
     MetricSpec("nsd", True, "1", "overlap",
                f"fraction of surface voxels of both masks within tolerance_mm of the other surface; {_VOXEL_CENTRES} "
-               "(not DeepMind's surfel-area weighting)", "Nikolov et al. 2021",
-               defaults={"tolerance_mm": 1.0}, geometry_fn=_nsd, builtin=True),
+               "(surface=surfel: DeepMind's surfel-area weighting)", "Nikolov et al. 2021",
+               defaults={"tolerance_mm": 1.0, "surface": "voxel"}, geometry_fn=_nsd, builtin=True),
     MetricSpec("ahd", False, "mm", "distance",
                "1/2[(1/|G|)Σ_G d(g,P) + (1/|P|)Σ_P d(p,G)] over all foreground voxels",
                "Taha & Hanbury 2015", geometry_fn=_ahd, builtin=True),
@@ -110,3 +138,7 @@ for _spec in _BUILTINS:
     METRICS.add(_spec.name, _spec)
 
 DEFAULT_METRICS = ("dice", "iou", "hd", "hd95", "assd", "nsd", "ahd", "bahd")
+
+from medmix.metrics import lesion_metrics  # noqa: E402  (lesion-wise metrics share the registry)
+
+lesion_metrics.register()

@@ -202,6 +202,13 @@ class CaseGeometry:
         return self.n_gt == 0
 
     @cached_property
+    def surfels(self):
+        """DeepMind surfel distances (the `surface=surfel` option of the distance metrics)."""
+        from medmix.metrics.surfels import surfel_distances
+
+        return surfel_distances(self.pred, self.gt, self.spacing)
+
+    @cached_property
     def diagonal_mm(self) -> float:
         """Diagonal of the whole image in mm: the default worst distance when exactly one mask is empty."""
         return float(np.sqrt(sum((n * s) ** 2 for n, s in zip(self.gt.shape, self.spacing))))

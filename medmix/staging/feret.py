@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from medmix.errors import InputError
 from medmix.metrics.inputs import as_binary_mask, as_spacing
+from medmix.metrics.instances import components
 
 CONVENTIONS = ("corners", "centres")
 FERET_MODES = ("3d", "in_slice")
@@ -36,7 +37,6 @@ _ALL_PAIRS_MAX_POINTS = 128
 # Pairwise distances are computed in blocks of at most this many entries to bound memory.
 _BLOCK_ENTRIES = 2_000_000
 
-_NEIGHBOURHOODS = {2: {4: 1, 8: 2}, 3: {6: 1, 18: 2, 26: 3}}
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,7 @@ def lesions(
     spacing_mm = as_spacing(spacing, mask.ndim)
     _check_convention(convention)
     measure = _diameter_function(feret, mask.ndim, slice_axis, convention)
-    structure = ndimage.generate_binary_structure(mask.ndim, _connectivity_rank(connectivity, mask.ndim))
-    labels, count = ndimage.label(mask, structure=structure)
+    labels, count = components(mask, connectivity)
     if count == 0:
         return []
     voxel_counts = np.bincount(labels.ravel(), minlength=count + 1)
@@ -149,19 +148,6 @@ def _check_axis(axis, ndim: int, name: str = "axis") -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
         raise InputError(f"{name}: expected an array axis in 0..{ndim - 1} (the slice axis), got {axis!r}.")
     return int(axis) % ndim
-
-
-def _connectivity_rank(connectivity, ndim: int) -> int:
-    """scipy's connectivity rank for a neighbourhood size (None: full connectivity)."""
-    if connectivity is None:
-        return ndim
-    allowed = _NEIGHBOURHOODS[ndim]
-    if isinstance(connectivity, bool) or connectivity not in allowed:
-        raise InputError(
-            f"connectivity: expected a neighbourhood size for a {ndim}D mask, one of "
-            f"{', '.join(map(str, allowed))} (None means {max(allowed)}), got {connectivity!r}."
-        )
-    return allowed[connectivity]
 
 
 def _diameter_function(feret: str, ndim: int, slice_axis: int, convention: str):

@@ -1,0 +1,54 @@
+"""Connected-component instances: the one code path for lesions (lesion-wise metrics and staging).
+
+Components are labelled by `scipy.ndimage.label`, so instance ids follow raster order (C order) of each
+component's first voxel; every caller that needs an order relies on that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from medmix.errors import InputError
+
+NEIGHBOURHOODS = {2: {4: 1, 8: 2}, 3: {6: 1, 18: 2, 26: 3}}
+"""Neighbourhood size → scipy connectivity rank, per dimensionality."""
+
+
+def connectivity_rank(connectivity: int | None, ndim: int) -> int:
+    """scipy's connectivity rank for a neighbourhood size (None: full connectivity, 26 in 3D, 8 in 2D)."""
+    if connectivity is None:
+        return ndim
+    allowed = NEIGHBOURHOODS.get(ndim)
+    if allowed is None:
+        raise InputError(f"connected components need a 2D or 3D mask, got {ndim}D.")
+    if isinstance(connectivity, bool) or connectivity not in allowed:
+        raise InputError(
+            f"connectivity: expected a neighbourhood size for a {ndim}D mask, one of "
+            f"{', '.join(map(str, allowed))} (None means {max(allowed)}), got {connectivity!r}."
+        )
+    return allowed[connectivity]
+
+
+def components(mask: np.ndarray, connectivity: int | None = None) -> tuple[np.ndarray, int]:
+    """Label the connected components of a boolean mask: (int32 label map, 0 = background; count)."""
+    structure = ndimage.generate_binary_structure(mask.ndim, connectivity_rank(connectivity, mask.ndim))
+    labels, count = ndimage.label(mask, structure=structure)
+    return labels.astype(np.int32, copy=False), int(count)
+
+
+def dilate(mask: np.ndarray, iterations: int, connectivity: int | None = None) -> np.ndarray:
+    """Binary dilation by `iterations` steps of the given neighbourhood (BraTS 2023: 18 in 3D, i.e. rank 2)."""
+    if iterations <= 0:
+        return mask.copy()
+    structure = ndimage.generate_binary_structure(mask.ndim, connectivity_rank(connectivity, mask.ndim))
+    return ndimage.binary_dilation(mask, structure=structure, iterations=iterations)
+
+
+def instance_boxes(labels: np.ndarray, count: int, margin: int = 0) -> list[tuple[slice, ...]]:
+    """Bounding box of every instance 1..count, grown by `margin` voxels on each side and clipped to the image."""
+    boxes = ndimage.find_objects(labels, max_label=count)
+    out = []
+    for box in boxes:
+        out.append(tuple(slice(max(s.start - margin, 0), min(s.stop + margin, n)) for s, n in zip(box, labels.shape)))
+    return out

@@ -1,0 +1,76 @@
+"""Lesion-wise aggregates as per-case metrics (`lesion_dice`, `lesion_hd95`, `lesion_f1`, …) of one binary region.
+
+Options (as for any metric: `lesion_dice:definition=panoptica,challenge=metastases`): definition brats2023
+(default) or panoptica; challenge glioma (default), ssa, paediatric, meningioma, metastases; matcher bipartite
+(default) or greedy_iou and compat (false) for panoptica. The metrics of one case share one lesion-wise pass.
+"""
+
+from __future__ import annotations
+
+from medmix.metrics.lesionwise import brats2023_region, panoptica_region
+from medmix.metrics.label_conventions import get_challenge
+from medmix.metrics.registry import METRICS, MetricSpec
+
+# (metric name, key in RegionResult.values, higher is better, units, panoptica only)
+LESION_METRICS = (
+    ("lesion_dice", "lesion_dice", True, "1", False),
+    ("lesion_hd95", "lesion_hd95", False, "mm", False),
+    ("lesion_tp", "tp", True, "lesions", False),
+    ("lesion_fp", "fp", False, "lesions", False),
+    ("lesion_fn", "fn", False, "lesions", False),
+    ("lesion_f1", "f1", True, "1", False),
+    ("lesion_nsd", "lesion_nsd", True, "1", True),
+    ("lesion_rq", "rq", True, "1", True),
+    ("lesion_sq_dice", "sq_dice", True, "1", True),
+    ("lesion_sq_hd95", "sq_hd95", False, "mm", True),
+    ("lesion_pq", "pq", True, "1", True),
+)
+_OPTIONS = {"definition": "brats2023", "challenge": "glioma", "matcher": "bipartite", "compat": False}
+_last: tuple = ((), None, None, None)  # (key, RegionResult): the metrics of one case are asked for one after another
+
+
+def region_result(pred, gt, spacing, definition: str = "brats2023", challenge: str = "glioma",
+                  matcher: str = "bipartite", compat: bool = False):
+    global _last
+    key = (id(pred), id(gt), tuple(spacing), definition, challenge, matcher, bool(compat))
+    if _last[0] == key and _last[2] is pred and _last[3] is gt:
+        return _last[1]
+    spec = get_challenge(challenge)
+    if definition == "brats2023":
+        result = brats2023_region(pred, gt, spacing, dilation_voxels=spec.dilation_voxels,
+                                  threshold_mm3=spec.threshold_mm3)
+    elif definition == "panoptica":
+        result = panoptica_region(pred, gt, spacing, matcher=matcher, parser=spec.panoptica_parser, compat=compat)
+    else:
+        from medmix.errors import InputError
+
+        raise InputError(f"lesion-wise definition must be 'brats2023' or 'panoptica', got {definition!r}.")
+    _last = (key, result, pred, gt)
+    return result
+
+
+def _case_fn(value_key: str, panoptica_only: bool, name: str):
+    def fn(pred, gt, spacing=None, **options):
+        unknown = set(options) - set(_OPTIONS)
+        if unknown:
+            from medmix.errors import InputError
+
+            raise InputError(f"{name}: unknown option(s) {sorted(unknown)}; options: {', '.join(_OPTIONS)}.")
+        opts = {**_OPTIONS, **options}
+        if panoptica_only and opts["definition"] != "panoptica":
+            from medmix.errors import InputError
+
+            raise InputError(f"{name} exists only for definition=panoptica (write {name}:definition=panoptica).")
+        return float(region_result(pred, gt, spacing, **opts).values[value_key])
+
+    return fn
+
+
+def register() -> None:
+    for name, key, higher, units, panoptica_only in LESION_METRICS:
+        METRICS.add(name, MetricSpec(
+            name, higher, units, "custom",
+            convention=f"lesion-wise {key} of one region (reference.md §9); options definition, challenge, "
+                       "matcher, compat; no lesion and no prediction: the definition's perfect score",
+            citation="BraTS 2023 lesion-wise metrics; brats-evaluation / panoptica",
+            empty="compute", case_fn=_case_fn(key, panoptica_only, name)))
