@@ -271,10 +271,19 @@ def score_lesionwise_files(
     compat: bool = False,
     spacing: Sequence[float] | float | str | None = None,
 ) -> LesionwiseReport:
-    """Lesion-wise scores of two label-map files per region (`medmix.metrics.lesionwise.lesionwise`)."""
+    """Lesion-wise scores of two label-map files per region (`medmix.metrics.lesionwise.lesionwise`).
+
+    compat=True (panoptica only) reproduces brats-evaluation's file route bit for bit, quirks included: global
+    metrics in voxel units, float32 zooms, and the spacing in reversed axis order (the package pairs SimpleITK's x, y, z spacing
+    with arrays in nibabel's axis order), so anisotropic per-lesion distances are off as the package's are.
+    """
     from medmix.metrics.lesionwise import lesionwise
 
     pred, gt, spacing_mm, source = load_pair(pred_path, gt_path, parse_spacing(spacing))
+    if compat:
+        # the package keeps the header's float32 zooms (medmix rounds them to the decimal they stand for)
+        spacing_mm = tuple(float(np.float32(s)) for s in reversed(spacing_mm))
+        source += ", reversed and float32 as brats-evaluation reads it (--compat)"
     results = lesionwise(pred.array, gt.array, spacing_mm, definition=definition, challenge=challenge,
                          convention=convention, regions=regions, matcher=matcher, compat=compat)
     return LesionwiseReport(str(pred.path), str(gt.path), definition, challenge,

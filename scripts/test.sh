@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh test,peer,lite,demo
+# brats-evaluation / panoptica pin numpy < 2.3 and pandas < 3: their own venv, for tests/test_lesionwise_peers.py
+bash scripts/lesion_peers.sh
 exec "${MEDMIX_VENV:-.venv}/bin/python" -m pytest "$@"

@@ -296,13 +296,14 @@ def _panoptica_counts(tp: int, fp: int, fn: int, n_pred: int, n_ref: int) -> dic
 
 
 def _panoptica_globals(pred: np.ndarray, gt: np.ndarray, spacing_mm, compat: bool) -> dict[str, float]:
-    """Whole-region Dice, pooled HD95 and panoptica's NSD. Default: in mm (NSD τ = min spacing), medmix's
-    empty-mask policy. compat: as the package computes them, without spacing (voxels, τ = 0.5 voxel), and its
-    edge values: one mask empty → Dice 0, HD95 inf, NSD 0; both empty → not computed (NaN)."""
+    """Whole-region Dice, pooled HD95 and panoptica's NSD. Default: in mm (NSD τ = min spacing); both empty →
+    NaN (read as 1 / 0), one empty → Dice 0, HD95 inf (read as 373), NSD 0. compat: as the package computes
+    them: without spacing (voxels, τ = 0.5 voxel), and masks that do not overlap at all take the zero-TP edge
+    values (Dice 0, HD95 inf, NSD 0) even when both are non-empty."""
     empty_p, empty_g = not pred.any(), not gt.any()
     if empty_p and empty_g:
         return {"global_bin_dsc": math.nan, "global_bin_hd95": math.nan, "global_bin_nsd": math.nan}
-    if empty_p or empty_g:
+    if empty_p or empty_g or (compat and not (pred & gt).any()):
         return {"global_bin_dsc": 0.0, "global_bin_hd95": math.inf, "global_bin_nsd": 0.0}
     if compat:
         dice, hd95, nsd = _pair_metrics(gt, pred, (1.0,) * gt.ndim, 0.5)
