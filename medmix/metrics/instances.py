@@ -31,10 +31,35 @@ def connectivity_rank(connectivity: int | None, ndim: int) -> int:
 
 
 def components(mask: np.ndarray, connectivity: int | None = None) -> tuple[np.ndarray, int]:
-    """Label the connected components of a boolean mask: (int32 label map, 0 = background; count)."""
-    structure = ndimage.generate_binary_structure(mask.ndim, connectivity_rank(connectivity, mask.ndim))
-    labels, count = ndimage.label(mask, structure=structure)
+    """Label the connected components of a boolean mask: (int32 label map, 0 = background; count).
+
+    `cc3d` (connected-components-3d, ~5× faster than scipy on a BraTS volume, and what panoptica uses) gives the
+    same numbering as `scipy.ndimage.label` on C-ordered arrays: raster order of each component's first voxel.
+    """
+    import cc3d
+
+    rank = connectivity_rank(connectivity, mask.ndim)
+    size = {v: k for k, v in NEIGHBOURHOODS[mask.ndim].items()}[rank]
+    labels, count = cc3d.connected_components(np.ascontiguousarray(mask, dtype=bool), connectivity=size,
+                                              return_N=True, out_dtype=np.uint32)
     return labels.astype(np.int32, copy=False), int(count)
+
+
+def crop_to_union(a: np.ndarray, b: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both masks cut to the bounding box of their union grown by `margin` voxels (clipped to the image).
+
+    Labelling, dilation by up to margin − 1 steps, and surfaces (the image border counts as background) give the
+    same results on the crop as on the whole image; component numbering keeps its raster order.
+    """
+    box = []
+    for axis in range(a.ndim):
+        other = tuple(x for x in range(a.ndim) if x != axis)
+        hits = np.flatnonzero(a.any(axis=other) | b.any(axis=other))
+        if hits.size == 0:
+            return a, b
+        box.append(slice(max(int(hits[0]) - margin, 0), min(int(hits[-1]) + 1 + margin, a.shape[axis])))
+    box = tuple(box)
+    return a[box], b[box]
 
 
 def dilate(mask: np.ndarray, iterations: int, connectivity: int | None = None) -> np.ndarray:
