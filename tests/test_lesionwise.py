@@ -198,3 +198,60 @@ def test_cli_score_lesionwise(tmp_path):
     bad = runner.invoke(app, ["score", str(tmp_path / "pred.nii.gz"), str(tmp_path / "gt.nii.gz"),
                               "--lesionwise", "brats2024"])
     assert bad.exit_code == 2 and "brats2023, panoptica" in bad.output
+
+
+def test_evaluate_writes_lesion_rows_and_aggregates(tmp_path):
+    import pandas as pd
+
+    from medmix.metrics.lesionwise import brats2023_region
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["evaluate", "--model", "tiny", "--suite", "phantom25", "--task",
+                                      "phantom_flare22_liver", "-m", "dice", "-m", "lesion_dice", "-m",
+                                      "lesion_sq_dice:definition=panoptica", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "lesions.csv" in result.output
+    lesions = pd.read_csv(out / "lesions.csv")
+    cases = pd.read_csv(out / "cases.csv")
+    assert set(lesions["definition"]) == {"brats2023", "panoptica"}
+    assert set(lesions["case"]) == set(cases["case"])
+    volume = cases[(cases["slice"] == "volume") & (cases["metric"] == "lesion_dice")]
+    assert len(volume) == cases["case"].nunique() and volume["value"].between(0, 1).all()
+    # the aggregate row equals the per-lesion rows it comes from (BraTS 2023: Σ dice / (lesions + FP))
+    one = lesions[(lesions["definition"] == "brats2023") & (lesions["case"] == volume["case"].iloc[0])]
+    counted = one[one["counted"] & (one["status"] != "FP")]
+    n_fp = (one["status"] == "FP").sum()
+    assert volume["value"].iloc[0] == pytest.approx(counted["dice"].sum() / (len(counted) + n_fp))
+    summary = json.loads((out / "summary.json").read_text())
+    assert "lesion_dice" in json.dumps(summary)
+
+
+def test_card_target_from_label_convention():
+    import yaml
+
+    from medmix.errors import ConfigError
+    from medmix.evaluation.cards import card_from_dict
+
+    path = "eval/tasks/phantom25/phantom_brats2021_whole_tumour.yaml"
+    data = yaml.safe_load(open(path))
+    by_labels = card_from_dict(data, where=path)
+    data["target"] = {"name": "whole_tumour", "convention": "brats2021", "region": "wt"}
+    assert card_from_dict(data, where=path).target == by_labels.target
+    data["target"] = {"name": "whole_tumour", "convention": "brats2021", "region": "wtt"}
+    with pytest.raises(ConfigError, match="target.convention.*Did you mean 'wt'"):
+        card_from_dict(data, where=path)
+    data["target"] = {"name": "whole_tumour", "convention": "brats2021", "region": "wt", "labels": [1]}
+    with pytest.raises(ConfigError, match="either labels, or convention and region"):
+        card_from_dict(data, where=path)
+
+
+@pytest.mark.parametrize("connectivity", [6, 18, 26])
+def test_cc3d_numbering_equals_scipy(connectivity):
+    rng = np.random.default_rng(connectivity)
+    mask = ndimage.binary_opening(rng.random((30, 40, 25)) > 0.6)
+    rank = {6: 1, 18: 2, 26: 3}[connectivity]
+    want, n = ndimage.label(mask, ndimage.generate_binary_structure(3, rank))
+    got, m = components(mask, connectivity)
+    assert m == n > 5 and np.array_equal(got, want)
+    got2d, _ = components(mask[3], 4)
+    assert np.array_equal(got2d, ndimage.label(mask[3])[0])

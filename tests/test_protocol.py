@@ -334,8 +334,8 @@ def test_slice_dice_epsilon():
     card = load_suite("phantom25").card("phantom_flare22_liver")
     case = load_case(card, "case_000")
     pred = np.roll(case.label.astype(bool), 2, axis=0)
-    plain, _ = score_case(pred, case, card, ["dice"])
-    eps, _ = score_case(pred, case, card, ["dice"], slice_dice_epsilon=1e-8)
+    plain, _, _ = score_case(pred, case, card, ["dice"])
+    eps, _, _ = score_case(pred, case, card, ["dice"], slice_dice_epsilon=1e-8)
     for a, b in zip(plain, eps):
         assert a["metric"] == b["metric"]
         if a["slice"] == "volume" or a["metric"] != "dice":

@@ -91,8 +91,9 @@ def evaluate(
             console.print(f"not evaluated: {task_name}: {why}")
         if result.summary.get("protocol_note"):
             console.print(f"note: {result.summary['protocol_note']}")
+        lesions = ", lesions.csv" if result.lesions is not None and len(result.lesions) else ""
         console.print(f"wrote {config.out_dir}/cases.csv, cases.parquet, summary.json, config.resolved.yaml, "
-                      "provenance.json")
+                      f"provenance.json{lesions}")
 
 
 def _model_spec(model: Optional[str]):

@@ -200,9 +200,22 @@ def _slice_axis(v: Validator, value) -> int | str | None:
 
 def _target(v: Validator, value) -> TargetSpec:
     v.mapping(value, "target")
-    v.refuse_unknown(value, ("name", "labels"), "target")
+    v.refuse_unknown(value, ("name", "labels", "convention", "region"), "target")
     if "name" not in value:
         raise v.error("target.name", "required field is missing.")
+    if "convention" in value or "region" in value:
+        # a tumour region from the label-convention registry (shared with lesion-wise scoring and the CLI)
+        from medmix.errors import MedmixError
+        from medmix.metrics.label_conventions import region_labels
+
+        if "labels" in value or "convention" not in value or "region" not in value:
+            raise v.error("target", "give either labels, or convention and region together "
+                                    "(e.g. convention: brats_glioma, region: wt).")
+        try:
+            labels = region_labels(str(value["convention"]), str(value["region"]))
+        except MedmixError as exc:
+            raise v.error("target.convention", str(exc)) from None
+        return TargetSpec(v.snake(value["name"], "target.name"), labels)
     if "labels" not in value:
         raise v.error("target.labels", "required field is missing (the label ids forming the target).")
     return TargetSpec(v.snake(value["name"], "target.name"), v.label_ids(value["labels"], "target.labels"))

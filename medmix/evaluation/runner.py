@@ -67,6 +67,7 @@ class EvaluationResult:
     cases: Any  # pandas DataFrame, long form
     staging: Any
     summary: dict
+    lesions: Any = None  # pandas DataFrame of per-lesion rows (lesions.csv) when lesion-wise metrics were asked
 
 
 def predict_case(model, case, card, seed: int | None, chunk_slices: int = 32, orientation: str = "display",
@@ -100,8 +101,9 @@ def predict_case(model, case, card, seed: int | None, chunk_slices: int = 32, or
 
 
 def score_case(pred: np.ndarray, case, card, metrics: list[str], slice_dice_epsilon: float = 0.0
-               ) -> tuple[list[dict], dict | None]:
-    """Long rows (volumetric + slice-wise) and the staging record for one case.
+               ) -> tuple[list[dict], dict | None, list[dict]]:
+    """Long rows (volumetric + slice-wise), the staging record and the per-lesion rows (when lesion-wise
+    metrics are asked for) of one case.
 
     slice_dice_epsilon: added to the slice Dice's denominator (MedSAMix's protocol: 1e-8); the rows keep the
     metric name "dice".
@@ -110,7 +112,11 @@ def score_case(pred: np.ndarray, case, card, metrics: list[str], slice_dice_epsi
 
     gt = case.label.astype(bool)
     rows = []
+    from medmix.metrics.lesion_metrics import last_case_lesions
+
     result = compute_metrics(pred, gt, metrics, case.spacing)
+    lesions = [{"task": card.name, "case": case.case_id, "label": card.target.name, **row}
+               for row in last_case_lesions()]
     for key, value in result.values.items():
         rows.append({"task": card.name, "case": case.case_id, "slice": "volume", "label": card.target.name,
                      "metric": key, "value": float(value), "empty_gt": result.empty_gt,
@@ -130,7 +136,7 @@ def score_case(pred: np.ndarray, case, card, metrics: list[str], slice_dice_epsi
     staging = None
     if card.staging is not None:
         staging = stage_case(pred, gt, case, card)
-    return rows, staging
+    return rows, staging, lesions
 
 
 def stage_case(pred: np.ndarray, gt: np.ndarray, case, card) -> dict:
@@ -290,16 +296,19 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
                                         stream_index=position)
                     timings["n_slices"] += _prompted_slices(case)
                 t1 = time.perf_counter()
-                rows, staging = score_case(pred, case, card, metrics_by_task[card.name],
+                rows, staging, lesions = score_case(pred, case, card, metrics_by_task[card.name],
                                            protocol.slice_dice_epsilon)
                 t2 = time.perf_counter()
                 timings["predict_s"] += t1 - t0
                 timings["score_s"] += t2 - t1
                 if config.save_predictions:
                     _save_prediction(out_dir, card.name, case, pred)
-                store.write(card.name, case_id, rows, staging, {"predict_s": t1 - t0, "score_s": t2 - t1})
+                store.write(card.name, case_id, rows, staging,
+                            {"predict_s": t1 - t0, "score_s": t2 - t1, "lesions": lesions})
                 bar.advance(text=card.name)
-        cases, staging = store.merge([(card.name, case_id) for card, case_id, _ in plan])
+        order = [(card.name, case_id) for card, case_id, _ in plan]
+        cases, staging = store.merge(order)
+        lesions = store.lesions(order)
         categories = {c.name: list(c.staging.rule.categories) for c in cards if c.staging is not None}
         summary = summarise(cases, staging, [c.name for c in cards], categories)
         summary["suite"] = suite.name
@@ -312,7 +321,9 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
             summary["protocol_note"] = note
         summary["model"] = described
         _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings)
-    return EvaluationResult(out_dir, cases, staging, summary)
+        if len(lesions):
+            atomic_save(out_dir / "lesions.csv", lambda p: lesions.to_csv(p, index=False))
+    return EvaluationResult(out_dir, cases, staging, summary, lesions)
 
 
 def _missing_text(missing: dict[str, tuple[str, str]]) -> str:

@@ -24,6 +24,10 @@ STAGING_COLUMNS = ["task", "case", "true_category", "pred_category", "true_diame
                    "true_lesions", "pred_lesions"]
 
 
+LESION_COLUMNS = ["task", "case", "label", "definition", "challenge", "matcher", "compat", "lesion", "status",
+                  "volume_mm3", "pred_components", "dice", "hd95", "nsd", "counted"]
+
+
 def _safe(name: str) -> str:
     return name.replace("/", "_")
 
@@ -92,6 +96,13 @@ class ResultStore:
                 staging.append(part["staging"])
         cases = pd.DataFrame(rows, columns=CASE_COLUMNS)
         return cases, pd.DataFrame(staging, columns=STAGING_COLUMNS)
+
+    def lesions(self, order: list[tuple[str, str]]) -> pd.DataFrame:
+        """Per-lesion rows over `order` (empty when no lesion-wise metric was asked for)."""
+        rows = []
+        for task, case_id in order:
+            rows.extend(self.read(task, case_id)["extra"].get("lesions", []))
+        return pd.DataFrame(rows, columns=LESION_COLUMNS)
 
 
 def fingerprint(obj) -> str:

@@ -7,6 +7,8 @@ Options (as for any metric: `lesion_dice:definition=panoptica,challenge=metastas
 
 from __future__ import annotations
 
+import math
+
 from medmix.metrics.lesionwise import brats2023_region, panoptica_region
 from medmix.metrics.label_conventions import get_challenge
 from medmix.metrics.registry import METRICS, MetricSpec
@@ -26,15 +28,19 @@ LESION_METRICS = (
     ("lesion_pq", "pq", True, "1", True),
 )
 _OPTIONS = {"definition": "brats2023", "challenge": "glioma", "matcher": "bipartite", "compat": False}
-_last: tuple = ((), None, None, None)  # (key, RegionResult): the metrics of one case are asked for one after another
+# The metrics of one case are asked for one after another with the same arrays: keep that case's results (one
+# per option set) until other arrays arrive. Also what `last_case_lesions` reads for the per-lesion table.
+_case: dict = {"arrays": (None, None), "results": {}}
 
 
 def region_result(pred, gt, spacing, definition: str = "brats2023", challenge: str = "glioma",
                   matcher: str = "bipartite", compat: bool = False):
-    global _last
-    key = (id(pred), id(gt), tuple(spacing), definition, challenge, matcher, bool(compat))
-    if _last[0] == key and _last[2] is pred and _last[3] is gt:
-        return _last[1]
+    arrays = _case["arrays"]
+    if arrays[0] is not pred or arrays[1] is not gt:
+        _case["arrays"], _case["results"] = (pred, gt), {}
+    key = (tuple(spacing), definition, challenge, matcher, bool(compat))
+    if key in _case["results"]:
+        return _case["results"][key]
     spec = get_challenge(challenge)
     if definition == "brats2023":
         result = brats2023_region(pred, gt, spacing, dilation_voxels=spec.dilation_voxels,
@@ -45,8 +51,27 @@ def region_result(pred, gt, spacing, definition: str = "brats2023", challenge: s
         from medmix.errors import InputError
 
         raise InputError(f"lesion-wise definition must be 'brats2023' or 'panoptica', got {definition!r}.")
-    _last = (key, result, pred, gt)
+    _case["results"][key] = result
     return result
+
+
+def _finite(value: float) -> float | None:
+    """None (an empty CSV cell) for panoptica's unmatched distances (inf): the JSON parts refuse inf / NaN."""
+    return value if math.isfinite(value) else None
+
+
+def last_case_lesions() -> list[dict]:
+    """Per-lesion rows of the case just scored (every definition / challenge asked), then forgotten."""
+    rows = []
+    for (_, definition, challenge, matcher, compat), result in _case["results"].items():
+        for lesion in result.lesions:
+            rows.append({"definition": definition, "challenge": challenge, "matcher": matcher, "compat": compat,
+                         "lesion": lesion.lesion, "status": lesion.status, "volume_mm3": lesion.volume_mm3,
+                         "pred_components": " ".join(map(str, lesion.pred_components)),
+                         **{k: _finite(getattr(lesion, k)) for k in ("dice", "hd95", "nsd")},
+                         "counted": lesion.counted})
+    _case["arrays"], _case["results"] = (None, None), {}
+    return rows
 
 
 def _case_fn(value_key: str, panoptica_only: bool, name: str):
