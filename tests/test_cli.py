@@ -227,7 +227,7 @@ def test_metrics_list_json():
         assert rows[name]["direction"] == ("higher is better" if higher else "lower is better")
         assert rows[name]["citation"] and rows[name]["convention"]
     assert rows["bahd"]["units"] == "mm" and rows["dice"]["units"] == "1"
-    assert rows["nsd"]["options"] == {"tolerance_mm": 1.0}
+    assert rows["nsd"]["options"] == {"tolerance_mm": 1.0, "surface": "voxel"}
 
 
 def _json_list(result) -> list:

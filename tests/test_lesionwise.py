@@ -203,8 +203,6 @@ def test_cli_score_lesionwise(tmp_path):
 def test_evaluate_writes_lesion_rows_and_aggregates(tmp_path):
     import pandas as pd
 
-    from medmix.metrics.lesionwise import brats2023_region
-
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["evaluate", "--model", "tiny", "--suite", "phantom25", "--task",
                                       "phantom_flare22_liver", "-m", "dice", "-m", "lesion_dice", "-m",
