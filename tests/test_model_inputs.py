@@ -118,8 +118,8 @@ def test_mistyped_sam_arch_is_named_not_read_as_a_path():
 
 def test_unknown_spec_key_is_named_with_did_you_mean():
     with pytest.raises(ConfigError, match=r"unknown key 'sed' in 'tiny:sed=3' \(did you mean 'seed'\?\); the keys "
-                                          r"adapter 'tiny' takes are batch_size, device, precision, preprocessing, "
-                                          r"seed\."):
+                                          r"adapter 'tiny' takes are batch_size, channels_last, compile_encoder, "
+                                          r"device, feature_cache_mb, precision, preprocessing, seed\."):
         load_model("tiny:sed=3")
     with pytest.raises(ConfigError, match=r"unknown key 'bach_size'.*did you mean 'batch_size'"):
         parse_spec("sam:vit_b:/x.pth:bach_size=2")

@@ -92,12 +92,24 @@ def run_experiment(out_dir: str | Path, preset: str | Preset = "cpu", *, device:
     """Run (or resume) every stage into `out_dir`; write the leaderboard to `leaderboard_dir` (default: none for
     "quick", the repository's leaderboards/litemedsam_mni otherwise). Returns the results (also results.json)."""
     settings = PRESETS[preset] if isinstance(preset, str) else preset
+    # Every model of the run, the searches' trial models included, shares one feature cache: the specialists differ
+    # from the base in the decoder only (cpu preset), so most evaluations find their encoder outputs there. Only
+    # for this run: the caller's environment and cache are as they were afterwards.
+    before = os.environ.get(feature_cache.ENV)
+    os.environ.setdefault(feature_cache.ENV, str(settings.feature_cache_mb))
+    try:
+        return _run(out_dir, settings, device=device, seed=seed, leaderboard_dir=leaderboard_dir, log=log,
+                    progress=progress)
+    finally:
+        if before is None:
+            os.environ.pop(feature_cache.ENV, None)
+        feature_cache.reset_shared_cache()
+
+
+def _run(out_dir, settings, *, device, seed, leaderboard_dir, log, progress) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stages = _Stages(out / "stages.json")
-    # Every model of the run, the searches' trial models included, shares one feature cache: the specialists differ
-    # from the base in the decoder only (cpu preset), so most evaluations find their encoder outputs there.
-    os.environ.setdefault(feature_cache.ENV, str(settings.feature_cache_mb))
     log(f"LiteMedSAM × MNI152, preset {settings.name}, seed {seed}, out {out}")
     with stages.timed("base", done=(out / "base.pth").is_file()):
         base = _base_checkpoint(out)
