@@ -31,7 +31,7 @@ def connectivity_rank(connectivity: int | None, ndim: int) -> int:
 
 
 def components(mask: np.ndarray, connectivity: int | None = None) -> tuple[np.ndarray, int]:
-    """Label the connected components of a boolean mask: (int32 label map, 0 = background; count).
+    """Label the connected components of a boolean mask: (uint32 label map, 0 = background; count).
 
     `cc3d` (connected-components-3d, ~5× faster than scipy on a BraTS volume, and what panoptica uses) gives the
     same numbering as `scipy.ndimage.label` on C-ordered arrays: raster order of each component's first voxel.
@@ -42,7 +42,7 @@ def components(mask: np.ndarray, connectivity: int | None = None) -> tuple[np.nd
     size = {v: k for k, v in NEIGHBOURHOODS[mask.ndim].items()}[rank]
     labels, count = cc3d.connected_components(np.ascontiguousarray(mask, dtype=bool), connectivity=size,
                                               return_N=True, out_dtype=np.uint32)
-    return labels.astype(np.int32, copy=False), int(count)
+    return labels, int(count)
 
 
 def crop_to_union(a: np.ndarray, b: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,10 +70,10 @@ def dilate(mask: np.ndarray, iterations: int, connectivity: int | None = None) -
     return ndimage.binary_dilation(mask, structure=structure, iterations=iterations)
 
 
-def instance_boxes(labels: np.ndarray, count: int, margin: int = 0) -> list[tuple[slice, ...]]:
-    """Bounding box of every instance 1..count, grown by `margin` voxels on each side and clipped to the image."""
-    boxes = ndimage.find_objects(labels, max_label=count)
-    out = []
-    for box in boxes:
-        out.append(tuple(slice(max(s.start - margin, 0), min(s.stop + margin, n)) for s, n in zip(box, labels.shape)))
-    return out
+def instance_stats(labels: np.ndarray, count: int, margin: int = 0) -> tuple[np.ndarray, list[tuple[slice, ...]]]:
+    """Voxel count of every id 0..count and the bounding box of every instance 1..count (grown by `margin`, clipped
+    to the image). `labels` numbers its instances 1..count without gaps, as `components` does."""
+    sizes = np.bincount(labels.ravel(), minlength=count + 1).astype(np.int64, copy=False)
+    boxes = [tuple(slice(max(b.start - margin, 0), min(b.stop + margin, n)) for b, n in zip(box, labels.shape))
+             for box in ndimage.find_objects(labels, max_label=count)] if count else []
+    return sizes, boxes

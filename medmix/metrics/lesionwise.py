@@ -25,7 +25,7 @@ import numpy as np
 
 from medmix.errors import InputError
 from medmix.metrics.inputs import as_binary_mask, as_label_map, as_spacing, check_same_shape
-from medmix.metrics.instances import components, crop_to_union, dilate, instance_boxes
+from medmix.metrics.instances import components, crop_to_union, dilate, instance_stats
 from medmix.metrics.label_conventions import get_challenge, region_labels
 
 BRATS2023_HD95_PENALTY = 374.0
@@ -106,13 +106,12 @@ def brats2023_region(
     joined, n_lesions = components(dilate(gt_mask, d, dil_conn))
     lesion_labels = np.where(gt_mask, joined, 0)
     pred_labels, n_pred = components(pred_mask)
-    pred_sizes = np.bincount(pred_labels.ravel(), minlength=n_pred + 1)
-    pred_boxes = instance_boxes(pred_labels, n_pred)
-    lesion_sizes = np.bincount(lesion_labels.ravel(), minlength=n_lesions + 1)
+    pred_sizes, pred_boxes = instance_stats(pred_labels, n_pred)
+    lesion_sizes, lesion_boxes = instance_stats(lesion_labels, n_lesions, margin=d)
 
     rows: list[LesionRow] = []
     served: set[int] = set()
-    for j, box in enumerate(instance_boxes(lesion_labels, n_lesions, margin=d), start=1):
+    for j, box in enumerate(lesion_boxes, start=1):
         lesion = lesion_labels[box] == j
         touching = np.unique(pred_labels[box][dilate(lesion, d, dil_conn)])
         touching = tuple(int(c) for c in touching if c)
@@ -170,7 +169,8 @@ def _legacy(pred: np.ndarray, gt: np.ndarray, spacing_mm) -> dict[str, float]:
 
 
 def match_instances(
-    ref_labels: np.ndarray, n_ref: int, pred_labels: np.ndarray, n_pred: int, matcher: str = "bipartite"
+    ref_labels: np.ndarray, n_ref: int, pred_labels: np.ndarray, n_pred: int, matcher: str = "bipartite",
+    sizes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple[int, int]]:
     """One-to-one (ref id, pred id) matches, as panoptica makes them.
 
@@ -186,8 +186,10 @@ def match_instances(
     pair_ids, overlaps = np.unique(ref_labels[both].astype(np.int64) * (n_pred + 1) + pred_labels[both],
                                    return_counts=True)
     ref_ids, pred_ids = np.divmod(pair_ids, n_pred + 1)
-    ref_sizes = np.bincount(ref_labels.ravel(), minlength=n_ref + 1)
-    pred_sizes = np.bincount(pred_labels.ravel(), minlength=n_pred + 1)
+    if sizes is None:
+        sizes = (np.bincount(ref_labels.ravel(), minlength=n_ref + 1),
+                 np.bincount(pred_labels.ravel(), minlength=n_pred + 1))
+    ref_sizes, pred_sizes = sizes
     total = ref_sizes[ref_ids] + pred_sizes[pred_ids]
     if matcher == "bipartite":
         from scipy.optimize import linear_sum_assignment
@@ -252,9 +254,9 @@ def panoptica_region(
     pred_mask, gt_mask = crop_to_union(pred_mask, gt_mask, 1)
     ref_labels, n_ref = components(gt_mask)
     pred_labels, n_pred = components(pred_mask)
-    matches = match_instances(ref_labels, n_ref, pred_labels, n_pred, matcher)
-    ref_sizes = np.bincount(ref_labels.ravel(), minlength=n_ref + 1)
-    ref_boxes, pred_boxes = instance_boxes(ref_labels, n_ref), instance_boxes(pred_labels, n_pred)
+    ref_sizes, ref_boxes = instance_stats(ref_labels, n_ref)
+    pred_sizes, pred_boxes = instance_stats(pred_labels, n_pred)
+    matches = match_instances(ref_labels, n_ref, pred_labels, n_pred, matcher, (ref_sizes, pred_sizes))
 
     rows: list[LesionRow] = []
     for r, p in matches:
@@ -266,7 +268,6 @@ def panoptica_region(
     for r in range(1, n_ref + 1):
         if r not in matched_ref:
             rows.append(LesionRow(region, r, float(ref_sizes[r]) * voxel_mm3, (), 0.0, math.inf, 0.0, "FN"))
-    pred_sizes = np.bincount(pred_labels.ravel(), minlength=n_pred + 1)
     for p in range(1, n_pred + 1):
         if p not in matched_pred:
             rows.append(LesionRow(region, 0, float(pred_sizes[p]) * voxel_mm3, (p,), 0.0, math.inf, 0.0, "FP"))
@@ -396,16 +397,13 @@ def lesionwise(
         convention = convention or spec.convention
         regions = regions or spec.panoptica_regions
     # every region lies inside the bounding box of all labels: cut the maps once (results are unchanged, see
-    # crop_to_union), then select each region by a lookup table rather than np.isin over the whole image
+    # crop_to_union); a region of consecutive ids is one range test, not np.isin over the image
     margin = max(spec.dilation_voxels, 0) + 1
     pred_map, gt_map = crop_to_union(pred_map, gt_map, margin)
-    top = int(max(pred_map.max(initial=0), gt_map.max(initial=0)))
     out = {}
     for region in regions:
         labels = region_labels(convention, region)
-        lut = np.zeros(max(top, *labels) + 1, bool)
-        lut[list(labels)] = True
-        p, g = lut[pred_map], lut[gt_map]
+        p, g = _select(pred_map, labels), _select(gt_map, labels)
         if definition == "brats2023":
             out[region] = brats2023_region(p, g, spacing, dilation_voxels=spec.dilation_voxels,
                                            threshold_mm3=spec.threshold_mm3, region=region)
@@ -413,6 +411,13 @@ def lesionwise(
             out[region] = panoptica_region(p, g, spacing, matcher=matcher, parser=spec.panoptica_parser,
                                            compat=compat, region=region)
     return out
+
+
+def _select(label_map: np.ndarray, labels: tuple[int, ...]) -> np.ndarray:
+    lo, hi = min(labels), max(labels)
+    if len(set(labels)) == hi - lo + 1:
+        return (label_map == lo) if lo == hi else (label_map >= lo) & (label_map <= hi)
+    return np.isin(label_map, labels)
 
 
 def _binary_pair(pred, gt) -> tuple[np.ndarray, np.ndarray]:
