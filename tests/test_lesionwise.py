@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from lesion_cases import edge_cases, glioma_case
 from medmix.cli.main import app
-from medmix.errors import InputError
+from medmix.errors import InputError, UnknownNameError
 from medmix.metrics import compute_metrics
 from medmix.metrics.instances import components
 from medmix.metrics.label_conventions import CHALLENGES, region_labels
@@ -151,9 +151,9 @@ def test_lesionwise_label_map_regions_and_errors():
     res = lesionwise(pred, gt, spacing, definition="panoptica", challenge="paediatric")
     assert list(res) == list(CHALLENGES["paediatric"].panoptica_regions)
     assert list(lesionwise(pred, gt, spacing)) == ["wt", "tc", "et"]
-    with pytest.raises(InputError, match="Did you mean 'glioma'"):
+    with pytest.raises(UnknownNameError, match="Did you mean 'glioma'"):
         lesionwise(pred, gt, spacing, challenge="gliomas")
-    with pytest.raises(InputError, match="region of brats_glioma"):
+    with pytest.raises(UnknownNameError, match="region of brats_glioma"):
         lesionwise(pred, gt, spacing, regions=["wtt"])
 
 
@@ -253,3 +253,14 @@ def test_cc3d_numbering_equals_scipy(connectivity):
     assert m == n > 5 and np.array_equal(got, want)
     got2d, _ = components(mask[3], 4)
     assert np.array_equal(got2d, ndimage.label(mask[3])[0])
+
+
+def test_brats2023_legacy_values_are_the_whole_region_scores_and_optional():
+    pred, gt, spacing = glioma_case(3)
+    p, g = pred > 0, gt > 0
+    values = brats2023_region(p, g, spacing).values
+    whole = compute_metrics(p, g, ["dice", "hd95:surface=surfel"], spacing).values
+    assert values["legacy_dice"] == whole["dice"]
+    assert values["legacy_hd95"] == whole["hd95:surface=surfel"]
+    lean = brats2023_region(p, g, spacing, legacy=False).values
+    assert "legacy_dice" not in lean and lean == {k: v for k, v in values.items() if not k.startswith("legacy")}

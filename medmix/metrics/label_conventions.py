@@ -6,10 +6,9 @@ and `medmix score --lesionwise`. Group definitions follow reference.md §9 and t
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
-from medmix.errors import InputError
+from medmix.errors import UnknownNameError
 
 LABEL_CONVENTIONS: dict[str, dict[str, tuple[int, ...]]] = {
     # BraTS 2023+ adult glioma, sub-Saharan glioma, meningioma (pre-op) and metastases: 1 NETC, 2 SNFH, 3 ET, 4 RC
@@ -57,11 +56,9 @@ CHALLENGES: dict[str, Challenge] = {
 
 
 def _choose(name: str, choices, what: str) -> str:
-    if name in choices:
-        return name
-    close = difflib.get_close_matches(str(name), list(choices), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise InputError(f"unknown {what} {name!r}.{hint} Choices: {', '.join(choices)}.")
+    if name not in choices:
+        raise UnknownNameError(what, str(name), choices)
+    return name
 
 
 def get_challenge(name: str) -> Challenge:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 
-from medmix.metrics.lesionwise import brats2023_region, panoptica_region
-from medmix.metrics.label_conventions import get_challenge
+from medmix.metrics.lesionwise import score_region
 from medmix.metrics.registry import METRICS, MetricSpec
 
 # (metric name, key in RegionResult.values, higher is better, units, panoptica only)
@@ -41,16 +40,9 @@ def region_result(pred, gt, spacing, definition: str = "brats2023", challenge: s
     key = (tuple(spacing), definition, challenge, matcher, bool(compat))
     if key in _case["results"]:
         return _case["results"][key]
-    spec = get_challenge(challenge)
-    if definition == "brats2023":
-        result = brats2023_region(pred, gt, spacing, dilation_voxels=spec.dilation_voxels,
-                                  threshold_mm3=spec.threshold_mm3)
-    elif definition == "panoptica":
-        result = panoptica_region(pred, gt, spacing, matcher=matcher, parser=spec.panoptica_parser, compat=compat)
-    else:
-        from medmix.errors import InputError
-
-        raise InputError(f"lesion-wise definition must be 'brats2023' or 'panoptica', got {definition!r}.")
+    # the registry's metrics never include BraTS 2023's whole-region "legacy" values: skip their surfel pass
+    result = score_region(pred, gt, spacing, definition=definition, challenge=challenge, matcher=matcher,
+                          compat=compat, legacy=False)
     _case["results"][key] = result
     return result
 

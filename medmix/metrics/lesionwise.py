@@ -86,12 +86,14 @@ def brats2023_region(
     dilation_voxels: int = 3,
     threshold_mm3: float = 50.0,
     region: str = "region",
+    legacy: bool = True,
 ) -> RegionResult:
     """BraTS 2023 lesion-wise Dice / HD95 of one binary region (reference.md §9 A).
 
     pred, gt: boolean 2D or 3D arrays; spacing: mm per axis (BraTS reads the prediction file's zooms).
     values: lesion_dice, lesion_hd95 (mm, surfel HD95, 374 per FN/FP), tp, fp, fn, f1 (2TP/(2TP+FP+FN)), plus
-    the whole-region "legacy" dice and hd95. No lesion and no prediction: Dice 1, HD95 0.
+    the whole-region "legacy" dice and hd95 (legacy=False skips them: a whole-region surfel pass, as costly as
+    all the lesions together). No lesion and no prediction: Dice 1, HD95 0.
     """
     from medmix.metrics.surfels import surfel_distances, surfel_hd, surfel_nsd
 
@@ -147,7 +149,7 @@ def brats2023_region(
         lesion_hd95 = (sum(r.hd95 for r in counted) + BRATS2023_HD95_PENALTY * fp) / denominator
     f1 = 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else 1.0
     values = {"lesion_dice": lesion_dice, "lesion_hd95": lesion_hd95, "tp": float(tp), "fp": float(fp),
-              "fn": float(fn), "f1": f1, **_legacy(pred_mask, gt_mask, spacing_mm)}
+              "fn": float(fn), "f1": f1, **(_legacy(pred_mask, gt_mask, spacing_mm) if legacy else {})}
     return RegionResult(region, "brats2023", values, dict(values), rows)
 
 
@@ -385,9 +387,8 @@ def lesionwise(
     the challenge's; brats2023 reads labels as brats_glioma); regions: default the definition's regions for the
     challenge.
     """
-    if definition not in DEFINITIONS:
-        raise InputError(f"lesion-wise definition must be one of {', '.join(DEFINITIONS)}, got {definition!r}.")
     spec = get_challenge(challenge)
+    _check_definition(definition)
     pred_map, gt_map = as_label_map(pred, "pred"), as_label_map(gt, "gt")
     check_same_shape(pred_map, gt_map)
     if definition == "brats2023":
@@ -398,19 +399,33 @@ def lesionwise(
         regions = regions or spec.panoptica_regions
     # every region lies inside the bounding box of all labels: cut the maps once (results are unchanged, see
     # crop_to_union); a region of consecutive ids is one range test, not np.isin over the image
-    margin = max(spec.dilation_voxels, 0) + 1
-    pred_map, gt_map = crop_to_union(pred_map, gt_map, margin)
+    pred_map, gt_map = crop_to_union(pred_map, gt_map, max(spec.dilation_voxels, 0) + 1)
     out = {}
     for region in regions:
         labels = region_labels(convention, region)
-        p, g = _select(pred_map, labels), _select(gt_map, labels)
-        if definition == "brats2023":
-            out[region] = brats2023_region(p, g, spacing, dilation_voxels=spec.dilation_voxels,
-                                           threshold_mm3=spec.threshold_mm3, region=region)
-        else:
-            out[region] = panoptica_region(p, g, spacing, matcher=matcher, parser=spec.panoptica_parser,
-                                           compat=compat, region=region)
+        out[region] = score_region(_select(pred_map, labels), _select(gt_map, labels), spacing,
+                                   definition=definition, challenge=challenge, matcher=matcher, compat=compat,
+                                   region=region)
     return out
+
+
+def score_region(pred, gt, spacing=None, *, definition: str = "brats2023", challenge: str = "glioma",
+                 matcher: str = "bipartite", compat: bool = False, region: str = "region",
+                 legacy: bool = True) -> RegionResult:
+    """One binary region under a definition, with the challenge's parameters (dilation / threshold for brats2023,
+    the parser for panoptica); legacy: BraTS 2023's whole-region values too."""
+    spec = get_challenge(challenge)
+    _check_definition(definition)
+    if definition == "brats2023":
+        return brats2023_region(pred, gt, spacing, dilation_voxels=spec.dilation_voxels,
+                                threshold_mm3=spec.threshold_mm3, region=region, legacy=legacy)
+    return panoptica_region(pred, gt, spacing, matcher=matcher, parser=spec.panoptica_parser, compat=compat,
+                            region=region)
+
+
+def _check_definition(definition: str) -> None:
+    if definition not in DEFINITIONS:
+        raise InputError(f"lesion-wise definition must be one of {', '.join(DEFINITIONS)}, got {definition!r}.")
 
 
 def _select(label_map: np.ndarray, labels: tuple[int, ...]) -> np.ndarray:
