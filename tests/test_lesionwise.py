@@ -264,3 +264,17 @@ def test_brats2023_legacy_values_are_the_whole_region_scores_and_optional():
     assert values["legacy_hd95"] == whole["hd95:surface=surfel"]
     lean = brats2023_region(p, g, spacing, legacy=False).values
     assert "legacy_dice" not in lean and lean == {k: v for k, v in values.items() if not k.startswith("legacy")}
+
+
+def test_bad_lesion_option_stops_evaluate_before_anything_is_written(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["evaluate", "--model", "tiny", "--suite", "phantom25", "--task",
+                                      "phantom_flare22_liver", "-m", "lesion_dice:definition=brats2033",
+                                      "--out", str(out)])
+    assert result.exit_code == 2
+    assert "lesion_dice: definition must be one of brats2023, panoptica, got 'brats2033'." in result.output
+    assert not out.exists()
+    with pytest.raises(InputError, match="unknown option 'matchr'"):
+        compute_metrics(np.ones((4, 4), bool), np.ones((4, 4), bool), ["lesion_dice:matchr=greedy_iou"])
+    rows = {r["name"]: r for r in json.loads(CliRunner().invoke(app, ["metrics", "list", "--json"]).output)}
+    assert rows["lesion_dice"]["builtin"] and rows["lesion_dice"]["options"]["definition"] == "brats2023"

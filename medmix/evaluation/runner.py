@@ -250,10 +250,13 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     whose dataset is not prepared are left out and listed (summary "missing_tasks"), the others are evaluated.
     """
     from medmix.data.sources import load_case
+    from medmix.metrics import parse_metric
     from medmix.models import PredictionFolder
     from medmix.progress import Progress
     from medmix.run_folder import RunLock
 
+    for requested in config.metrics or ():
+        parse_metric(requested)  # a bad name or option value stops here, before data or model load
     suite, cards, protocol = _cards(config)
     plan, missing_data = _plan(config, cards)
     missing = {task: why for task, (_, why) in missing_data.items()}

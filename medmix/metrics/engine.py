@@ -50,6 +50,8 @@ def parse_metric(text: str | MetricRequest) -> MetricRequest:
             allowed = ", ".join(spec.defaults) or "none"
             raise InputError(f"metric {text!r}: unknown option {key!r} for {name}; options: {allowed}.")
         options[key] = _parse_value(raw)
+    if spec.check_options is not None:
+        spec.check_options(options)
     return MetricRequest(spec.name, options)
 
 

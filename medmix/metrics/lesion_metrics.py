@@ -66,19 +66,32 @@ def last_case_lesions() -> list[dict]:
     return rows
 
 
-def _case_fn(value_key: str, panoptica_only: bool, name: str):
-    def fn(pred, gt, spacing=None, **options):
-        unknown = set(options) - set(_OPTIONS)
-        if unknown:
-            from medmix.errors import InputError
+def _checker(name: str, panoptica_only: bool):
+    """Validate option values when the request is parsed, so a typo stops a run before it starts."""
 
-            raise InputError(f"{name}: unknown option(s) {sorted(unknown)}; options: {', '.join(_OPTIONS)}.")
+    def check(options) -> None:
+        from medmix.errors import InputError
+        from medmix.metrics.label_conventions import get_challenge
+        from medmix.metrics.lesionwise import DEFINITIONS, MATCHERS
+
         opts = {**_OPTIONS, **options}
+        if opts["definition"] not in DEFINITIONS:
+            raise InputError(f"{name}: definition must be one of {', '.join(DEFINITIONS)}, got "
+                             f"{opts['definition']!r}.")
+        get_challenge(str(opts["challenge"]))
+        if opts["matcher"] not in MATCHERS:
+            raise InputError(f"{name}: matcher must be one of {', '.join(MATCHERS)}, got {opts['matcher']!r}.")
+        if not isinstance(opts["compat"], bool):
+            raise InputError(f"{name}: compat must be true or false, got {opts['compat']!r}.")
         if panoptica_only and opts["definition"] != "panoptica":
-            from medmix.errors import InputError
-
             raise InputError(f"{name} exists only for definition=panoptica (write {name}:definition=panoptica).")
-        return float(region_result(pred, gt, spacing, **opts).values[value_key])
+
+    return check
+
+
+def _case_fn(value_key: str, name: str):
+    def fn(pred, gt, spacing=None, **options):
+        return float(region_result(pred, gt, spacing, **{**_OPTIONS, **options}).values[value_key])
 
     return fn
 
@@ -90,4 +103,5 @@ def register() -> None:
             convention=f"lesion-wise {key} of one region (reference.md §9); options definition, challenge, "
                        "matcher, compat; no lesion and no prediction: the definition's perfect score",
             citation="BraTS 2023 lesion-wise metrics; brats-evaluation / panoptica",
-            empty="compute", case_fn=_case_fn(key, panoptica_only, name)))
+            defaults=dict(_OPTIONS), empty="compute", case_fn=_case_fn(key, name), builtin=True,
+            check_options=_checker(name, panoptica_only)))

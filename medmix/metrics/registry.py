@@ -40,6 +40,8 @@ class MetricSpec:
     For custom metrics `empty` is "compute" (call the function anyway), or a mapping {"both": v, "one": v}.
     `geometry_fn(geom, **options)` computes built-ins from the shared `CaseGeometry`;
     `case_fn(pred, gt, spacing=..., **options)` computes custom metrics from the boolean masks.
+    `check_options(options)`, when set, validates a request's option values when it is parsed (before any run
+    starts), raising `MedmixError` with what is wrong.
     """
 
     name: str
@@ -53,6 +55,7 @@ class MetricSpec:
     geometry_fn: Callable | None = None
     case_fn: Callable | None = None
     builtin: bool = False
+    check_options: Callable | None = None
 
     @property
     def direction(self) -> str:
