@@ -28,6 +28,11 @@ synchronise before reading the clock. On CUDA the achieved encoder TFLOP/s of Vi
 reference.md §8) is printed next to a measured bf16 matmul rate (8192², torch.matmul); on the CPU, GFLOP/s next to
 an fp32 2048² matmul.
 
+Clicks (`--clicks R`): per model, on the same N slices with their references, the first prediction (image
+encoder once per slice + decoder on the tight box, through `encode_slices` / `decode_prompted`) against each of R
+corrective clicks (RITM's `next_click` on the host + prompt encoder and decoder with all clicks so far and the
+previous low-res logits as `mask_input`, the embedding reused), in ms per slice; "click / first" is their ratio.
+
 CPU variants (`--variants fp32,bf16,channels_last,batch=8,threads=1,compile,...`, LiteMedSAM only): each variant
 (`+` combines, e.g. `bf16+batch=8`) is built, warmed up on one batch and timed through `predict_slices` on the same
 slices, against the first variant listed (the baseline: fp32, batch 1, torch's threads); the masks are compared with
@@ -519,6 +524,54 @@ def dice_check(args) -> dict:
     return out
 
 
+def clicks_table(args, slices: MniSlices, models: list[str], counts: dict[str, int], rounds: int) -> list[dict]:
+    """ms per slice of the first (box) prediction and of each corrective click, per model (see the docstring)."""
+    from medmix.data.prompts import SlicePrompt, next_click
+    from medmix.data.slices import prompted_slices
+    from medmix.data.sources import load_case
+
+    items = []
+    for card in slices.cards:
+        for cid in slices.case_ids(card):
+            items += list(prompted_slices(load_case(card, cid), card, orientation="display"))
+    rows = []
+    for name in models:
+        model = build_model(name, args.device, args.batch_size)
+        chosen = take(items, counts[name])
+        images, refs = [s.image for s in chosen], [s.reference for s in chosen]
+        starts = [SlicePrompt.from_boxes(s.boxes) for s in chosen]
+        model.decode_prompted(model.encode_slices(images[:1]), starts[:1])  # warm-up
+        sync(model.device)
+        t0 = clock(model.device)
+        encoded = model.encode_slices(images)
+        masks, low_res = model.decode_prompted(encoded, starts)
+        sync(model.device)
+        first_s = clock(model.device) - t0
+        prompts, click_s, rule_s = list(starts), [], []
+        clicked: list[list] = [[] for _ in chosen]
+        for _ in range(rounds):
+            t0 = clock(model.device)
+            for i in range(len(chosen)):
+                c = next_click(masks[i], refs[i], clicked[i])
+                if c is not None:
+                    clicked[i].append((c.x, c.y))
+                    prompts[i] = SlicePrompt([prompts[i].objects[0].with_point(c.x, c.y, c.positive)])
+            t1 = clock(model.device)
+            masks, low_res = model.decode_prompted(encoded, prompts, mask_inputs=low_res)
+            sync(model.device)
+            click_s.append(clock(model.device) - t0)
+            rule_s.append(t1 - t0)
+        n = len(chosen)
+        row = {"model": name, "slices": n, "rounds": rounds, "first_ms": 1e3 * first_s / n,
+               "click_ms": 1e3 * median(click_s) / n, "click_rule_ms": 1e3 * median(rule_s) / n}
+        row["ratio"] = row["click_ms"] / row["first_ms"]
+        rows.append(row)
+        print(f"{name:>11}: {n} slices · first prediction {row['first_ms']:.2f} ms/slice · per extra click "
+              f"{row['click_ms']:.2f} ms/slice (of which click rule {row['click_rule_ms']:.2f}) · click / first "
+              f"{row['ratio']:.3f}", flush=True)
+    return rows
+
+
 def warm_harness(device: str, slices: MniSlices) -> None:
     """One one-case evaluate() with the tiny model: imports, the nilearn template cache, metric code paths."""
     from medmix.evaluation.runner import EvaluationConfig, evaluate
@@ -544,6 +597,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--variants", help="LiteMedSAM CPU variants to time against the first one (see the docstring), "
                                        "e.g. fp32,bf16,channels_last,batch=8,threads=1,compile")
+    ap.add_argument("--clicks", type=int, metavar="R", help="time the first prediction against R corrective clicks "
+                                                          "per slice instead of the throughput levels")
     ap.add_argument("--dice-check", nargs="?", const="bf16", metavar="VARIANTS",
                     help="also compare fp32's Dice on the mni test split with these variants' (default: bf16)")
     args = ap.parse_args()
@@ -578,6 +633,14 @@ def main() -> None:
             payload["dice_check"] = dice_check(args)
         if args.json:
             args.json.write_text(json.dumps(payload, indent=2))
+            print(f"wrote {args.json}")
+        return
+    if args.clicks:
+        print(f"first prediction vs each of {args.clicks} corrective clicks (median over clicks):", flush=True)
+        rows = clicks_table(args, slices, models, counts, args.clicks)
+        if args.json:
+            args.json.write_text(json.dumps({"device": device_name(device), "torch": torch.__version__,
+                                             "clicks": rows}, indent=2))
             print(f"wrote {args.json}")
         return
     if harness & set(models):

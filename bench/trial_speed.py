@@ -69,8 +69,8 @@ def reference_trial(setup, recipe_units, calib_slices, device) -> float:
     model = SamFamilyModel(module, default_preprocessing(setup.arch), device=device, batch_size=1,
                            precision="fp32", attention="eager")
     dices = []
-    for image, boxes, ref in calib_slices:
-        pred = model.predict_slices([image], [boxes])[0]
+    for image, prompt, ref in calib_slices:
+        pred = model.predict_slices([image], [prompt.boxes])[0]
         inter = np.logical_and(pred, ref).sum()
         dices.append(2 * inter / max(pred.sum() + ref.sum(), 1))
     sync(model.device)

@@ -180,7 +180,7 @@ def test_top_level_unknown_key(tmp_path):
     ({"split": {"rule": "file"}}, r"split.path: required"),
     ({"split": {"rule": "random"}}, r"split.rule: expected one of first_fraction, medsamix, file, dataset"),
     ({"prompt": {"kind": "jittered_box"}}, r"prompt.jitter: kind 'jittered_box' needs a jitter block"),
-    ({"prompt": {"kind": "tight_box", "jitter": {"shift_px": [0, 1]}}}, r"prompt.jitter: given, but"),
+    ({"prompt": {"kind": "tight_box", "jitter": {"shift_px": [0, 1]}}}, r"prompt: unknown key 'jitter' \('jitter' belongs to kind jittered_box"),
     ({"prompt": {"kind": "jittered_box", "jitter": {"shift_px": [5, 1]}}}, r"prompt.jitter.shift_px: lo must be"),
     ({"prompt": {"kind": "jittered_box", "jitter": {"shift_px": [0, 1], "shift_frac": [0, 1]}}},
      r"prompt.jitter: give shift_px or shift_frac, not both"),

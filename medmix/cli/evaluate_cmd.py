@@ -50,6 +50,23 @@ def evaluate(
     batch_size: Annotated[Optional[int], typer.Option(help="Slices per encoder batch.", show_default=False)] = None,
     max_cases: Annotated[Optional[int], typer.Option(help="At most this many cases per task.",
                                                      show_default=False)] = None,
+    prompt: Annotated[Optional[str], typer.Option(
+        "--prompt", metavar="KIND[:key=value,…]",
+        help="Prompt kind for every task: tight_box, jittered_box, center_point, random_points, box_and_point, "
+             "iterative (e.g. 'iterative:start=box,rounds=5', 'random_points:positive=3,negative=1', "
+             "'jittered_box:shift_px=0..10'); default: each card's own.", show_default=False)] = None,
+    prompts: Annotated[Optional[Path], typer.Option(
+        "--prompts", metavar="PROMPTS.json",
+        help="Replay the frozen prompts of an earlier run (its prompts.json), so models see the same prompts.",
+        show_default=False)] = None,
+    sweep: Annotated[Optional[str], typer.Option(
+        "--sweep", metavar="PARAM=v1,v2,…",
+        help="One run per box-jitter level (shift_px, shift_frac or scale_frac) under --out, plus "
+             "robustness.csv and robustness.png (Dice vs jitter).", show_default=False)] = None,
+    max_slices_per_task: Annotated[Optional[int], typer.Option(
+        "--max-slices-per-task", metavar="N",
+        help="At most N prompted slices per task, spread over its cases (quick looks; metrics cover those "
+             "slices only).", show_default=False)] = None,
     save_predictions: Annotated[Optional[bool], typer.Option(
         "--save-predictions/--no-save-predictions", help="Also write predictions as NIfTI [default: no].",
         show_default=False)] = None,
@@ -75,7 +92,8 @@ def evaluate(
             "data_root": str(data_root) if data_root else None, "tasks": task or None, "metrics": metric or None,
             "seed": seed, "protocol": protocol, "device": device, "batch_size": batch_size, "max_cases": max_cases,
             "save_predictions": save_predictions, "prediction_labels": prediction_label or None,
-            "overwrite": overwrite,
+            "overwrite": overwrite, "prompt": prompt, "prompts": str(prompts) if prompts else None,
+            "max_slices_per_task": max_slices_per_task,
         }
         if given["model"] is not None or given["predictions"] is not None:  # a model on the command line wins
             fields.pop("model", None)
@@ -84,16 +102,29 @@ def evaluate(
         fields.setdefault("suite", "phantom25")
         fields.setdefault("out_dir", "runs/evaluate")
         config = EvaluationConfig(**fields)
+        console = make_console()
+        if sweep is not None:
+            from medmix.evaluation.sweep import ROBUSTNESS_CSV, ROBUSTNESS_PLOT, evaluate_sweep, parse_sweep
+
+            parameter, levels = parse_sweep(sweep)
+            swept = evaluate_sweep(config, parameter, levels, progress=True)
+            print_robustness(swept.table, parameter)
+            console.print(f"wrote one run per level under {config.out_dir}/, {ROBUSTNESS_CSV} and {ROBUSTNESS_PLOT}")
+            return
         result = run_evaluation(config, progress=True)
         print_summary(result.summary)
-        console = make_console()
+        print_interactive(result.summary)
         for task_name, why in (result.summary.get("missing_tasks") or {}).items():
             console.print(f"not evaluated: {task_name}: {why}")
         if result.summary.get("protocol_note"):
             console.print(f"note: {result.summary['protocol_note']}")
+        for flag in result.summary.get("prompt_flags", []):
+            console.print(f"flag: {flag}")
         lesions = ", lesions.csv" if result.lesions is not None and len(result.lesions) else ""
+        clicks = ", clicks.csv" if result.clicks is not None and len(result.clicks) else ""
+        prompts_file = ", prompts.json" if "digest" in result.summary.get("prompts", {}) else ""
         console.print(f"wrote {config.out_dir}/cases.csv, cases.parquet, summary.json, config.resolved.yaml, "
-                      f"provenance.json{lesions}")
+                      f"provenance.json{prompts_file}{lesions}{clicks}")
 
 
 def _model_spec(model: Optional[str]):
@@ -132,6 +163,45 @@ def print_summary(summary: dict) -> None:
         else "",
     )
     make_console().print(table)
+
+
+def print_interactive(summary: dict) -> None:
+    """Dice after every click, Dice AUC and NoC per task of an iterative run."""
+    curves = summary.get("interactive")
+    if not curves:
+        return
+    from rich.table import Table
+
+    clicks = sorted({int(k) for task in curves.values() for k in task.get("dice", {})})
+    table = Table(title="iterative refinement: volumetric Dice after each click (mean over cases)",
+                  title_justify="left")
+    table.add_column("task")
+    for k in clicks:
+        table.add_column(f"click {k}", justify="right")
+    for col in ("Dice AUC", "NoC@85", "NoC@90", "failed@90"):
+        table.add_column(col, justify="right")
+    for name, task in curves.items():
+        vol = summary["tasks"].get(name, {}).get("volumetric", {})
+        dice = task.get("dice", {})
+        failed = vol.get("noc90_failed", {})
+        table.add_row(name, *(fmt_value(dice[k]) if k in dice else "-" for k in clicks),
+                      *(fmt_value(vol[m]["mean"]) if m in vol else "-" for m in ("dice_auc", "noc85", "noc90")),
+                      f"{round(failed['mean'] * failed['n'])}/{failed['n']}" if "mean" in failed else "-")
+    make_console().print(table)
+
+
+def print_robustness(table, parameter: str) -> None:
+    from rich.table import Table
+
+    out = Table(title=f"prompt robustness: slice-wise Dice by {parameter}", title_justify="left")
+    levels = sorted(table["level"].unique())
+    out.add_column("task")
+    for level in levels:
+        out.add_column(f"{level:g}", justify="right")
+    for task, rows in table.groupby("task", sort=False):
+        by_level = dict(zip(rows["level"], rows["slice_dice"]))
+        out.add_row(task, *(fmt_value(by_level[v]) if by_level.get(v) is not None else "-" for v in levels))
+    make_console().print(out)
 
 
 @suites_app.command("list")

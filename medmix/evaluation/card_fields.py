@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from medmix.data.intensity import INTENSITY_KINDS, PERCENTILE_SCOPES, IntensitySpec
-from medmix.data.prompts import MEDSAMIX_JITTER_SEED, PROMPT_KINDS, JitterSpec, PromptSpec
+from medmix.data.prompts import PromptSpec, parse_prompt_mapping
 from medmix.errors import ConfigError, MedmixError
 from medmix.evaluation.cards import (CHANNELS, DEFAULT_FRACTION, DEFAULT_METRICS, FERET_CONVENTIONS, FERET_MODES,
                                      MEDSAMIX_TEST_FRACTION, MNI_DATASET, MODALITIES, PROVENANCE_KINDS,
@@ -291,36 +291,7 @@ def _split(v: Validator, value) -> SplitSpec:
 def _prompt(v: Validator, value) -> PromptSpec:
     if value is None:
         return PromptSpec()
-    v.mapping(value, "prompt")
-    v.refuse_unknown(value, ("kind", "per_component", "jitter", "seed"), "prompt")
-    kind = v.choice(value.get("kind", "tight_box"), PROMPT_KINDS, "prompt.kind")
-    per_component = v.boolean(value.get("per_component", False), "prompt.per_component")
-    seed = value.get("seed", MEDSAMIX_JITTER_SEED if kind == "medsamix_jitter" else 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise v.error("prompt.seed", f"expected an integer ≥ 0, got {seed!r}.")
-    jitter = value.get("jitter")
-    if kind == "jittered_box" and jitter is None:
-        raise v.error("prompt.jitter", "kind 'jittered_box' needs a jitter block, e.g. {shift_px: [0, 10], "
-                                       "scale_frac: [0, 0.1]}.")
-    if kind != "jittered_box" and jitter is not None:
-        raise v.error("prompt.jitter", f"given, but prompt.kind is {kind!r}; set kind: jittered_box or remove it.")
-    if kind == "medsamix_jitter" and per_component:
-        raise v.error("prompt.per_component", "MedSAMix's jitter boxes the whole foreground; set it to false.")
-    spec_jitter = None
-    if jitter is not None:
-        v.mapping(jitter, "prompt.jitter")
-        v.refuse_unknown(jitter, ("shift_px", "shift_frac", "scale_frac"), "prompt.jitter")
-        if "shift_px" in jitter and "shift_frac" in jitter:
-            raise v.error("prompt.jitter", "give shift_px or shift_frac, not both.")
-        pairs = {k: v.pair(jitter[k], f"prompt.jitter.{k}") for k in jitter}
-        for key in ("shift_px", "shift_frac"):
-            if key in pairs and pairs[key][0] < 0:
-                raise v.error(f"prompt.jitter.{key}", f"magnitudes must be ≥ 0 (the sign is random), got "
-                                                      f"{list(pairs[key])}.")
-        if "scale_frac" in pairs and pairs["scale_frac"][0] <= -1:
-            raise v.error("prompt.jitter.scale_frac", f"lo must be > -1, got {list(pairs['scale_frac'])}.")
-        spec_jitter = JitterSpec(**pairs)
-    return PromptSpec(kind, per_component=per_component, jitter=spec_jitter, seed=seed)
+    return parse_prompt_mapping(value, where="prompt", file=v.where)
 
 
 def _metrics(v: Validator, value) -> tuple[str, ...]:

@@ -27,6 +27,9 @@ command-line options can fill in or override them)::
     batch_size: 8
     preprocessing: {kind: medsam}
     max_cases: 3
+    prompt: iterative:rounds=3        # or a mapping {kind: iterative, rounds: 3}; every task's prompt
+    prompts: ../runs/a/prompts.json   # instead of prompt: replay a run's frozen prompts (path rule)
+    max_slices_per_task: 20
     save_predictions: false
     overwrite: false
 """
@@ -287,7 +290,14 @@ def load_evaluation_config(path: str | os.PathLike) -> dict[str, Any]:
             out[key] = labels
         elif key == "seed":
             out[key] = _int(value, at)
-        elif key in ("batch_size", "max_cases"):
+        elif key == "prompt":
+            from medmix.data.prompts import as_prompt_spec
+
+            as_prompt_spec(value, where=at)
+            out[key] = value
+        elif key == "prompts":
+            out[key] = str(existing_config_path(_text(value, at), base_dir, at, "prompt file", kind="file"))
+        elif key in ("batch_size", "max_cases", "max_slices_per_task"):
             out[key] = _int(value, at, minimum=1)
         elif key in ("save_predictions", "overwrite"):
             if not isinstance(value, bool):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from medmix.errors import InputError, MedmixError
 from medmix.atomic import atomic_save, atomic_write_text
+from medmix.evaluation.run_prompts import cap_case_slices, prompt_cards, prompt_flags, prompt_record, slice_budgets
 from medmix.evaluation.store import ResultStore, fingerprint
 from medmix.evaluation.summary import summarise
 
@@ -47,6 +48,9 @@ class EvaluationConfig:
     batch_size: int | None = None
     preprocessing: dict | None = None
     max_cases: int | None = None  # per task, for quick looks
+    prompt: str | dict | None = None  # a prompt kind for every task ("iterative:rounds=3"); None: each card's own
+    prompts: str | None = None  # a frozen prompt file (prompts.json of an earlier run) to replay
+    max_slices_per_task: int | None = None  # at most this many prompted slices per task, for quick looks
     save_predictions: bool = False
     overwrite: bool = False
     allow_calibration_leak: bool = field(default=True, repr=False)
@@ -56,6 +60,16 @@ class EvaluationConfig:
             raise InputError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}.")
         if (self.model is None) == (self.predictions is None):
             raise InputError("give exactly one of a model (--model) or a predictions folder (--predictions).")
+        if self.prompt is not None and self.prompts is not None:
+            raise InputError("give a prompt kind (--prompt) or a frozen prompt file (--prompts), not both: a replay "
+                             "uses the kind the file was written with.")
+        if self.predictions is not None and (self.prompt is not None or self.prompts is not None):
+            raise InputError("--prompt / --prompts choose what a model is shown; a predictions folder was made with "
+                             "its own prompts. Drop them, or evaluate the model itself.")
+        if self.max_slices_per_task is not None:
+            from medmix.models.sam_family import positive_int
+
+            self.max_slices_per_task = positive_int(self.max_slices_per_task, "max_slices_per_task")
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("allow_calibration_leak",)}
@@ -68,12 +82,17 @@ class EvaluationResult:
     staging: Any
     summary: dict
     lesions: Any = None  # pandas DataFrame of per-lesion rows (lesions.csv) when lesion-wise metrics were asked
+    clicks: Any = None  # pandas DataFrame of per-click rows (clicks.csv) of iterative runs
 
 
 def predict_case(model, case, card, seed: int | None, chunk_slices: int = 32, orientation: str = "display",
-                 stream_index: int | None = None) -> np.ndarray:
-    """Binary prediction on the case's grid: one box per reference-foreground slice, empty elsewhere.
+                 stream_index: int | None = None, prompts: dict | None = None, records: list | None = None
+                 ) -> np.ndarray:
+    """Binary prediction on the case's grid: the card's prompt on every reference-foreground slice, empty
+    elsewhere (box prompts go through `predict_slices`, others through `predict_prompted`).
 
+    prompts: {slice: SlicePrompt} to replay instead of generating them; records: a list that receives each
+    slice's prompt ({slice, objects}, case grid) for the run's frozen prompt file.
     The model sees the slices `medmix.data.slices.prompted_slices` makes (orientation "display" transposes 3-D
     slices, "array" does not); predictions come back on the case's grid. Metrics do not depend on the
     orientation; the model's input does. stream_index: the case's position in its sorted split (MedSAMix's
@@ -86,12 +105,18 @@ def predict_case(model, case, card, seed: int | None, chunk_slices: int = 32, or
     chunk: list = []
 
     def flush() -> None:
-        masks = model.predict_slices([s.image for s in chunk], [s.boxes for s in chunk])
+        if all(s.prompt.box_only for s in chunk):
+            masks = model.predict_slices([s.image for s in chunk], [s.boxes for s in chunk])
+        else:
+            masks = model.predict_prompted([s.image for s in chunk], [s.prompt for s in chunk])
         for item, mask in zip(chunk, masks):
             place_slice(pred, to_case_orientation(mask, case, orientation), item.index, axis)
         chunk.clear()
 
-    for item in prompted_slices(case, card, orientation=orientation, seed=seed, stream_index=stream_index):
+    for item in prompted_slices(case, card, orientation=orientation, seed=seed, stream_index=stream_index,
+                                prompts=prompts):
+        if records is not None:
+            records.append({"slice": item.index, "objects": item.case_prompt.to_json()})
         chunk.append(item)
         if len(chunk) == chunk_slices:
             flush()
@@ -222,9 +247,10 @@ def _cards(config: EvaluationConfig):
     return suite, [protocol.apply(c) for c in cards], protocol
 
 
-def _plan(config: EvaluationConfig, cards) -> tuple[list[tuple[Any, str, int]], dict[str, str]]:
-    """(card, case id, position in its sorted split) for every case to score, and {task: (what is missing, why)}
-    for the tasks left out because their data is not prepared."""
+def _plan(config: EvaluationConfig, cards) -> tuple[list[tuple[Any, str, int, int | None]], dict[str, str]]:
+    """(card, case id, position in its sorted split, slice budget or None) for every case to score, and {task:
+    (what is missing, why)} for the tasks left out because their data is not prepared. Cases a slice cap leaves
+    no slice are not planned."""
     from medmix.data.sources import case_ids
     from medmix.errors import MissingDataError
 
@@ -237,7 +263,9 @@ def _plan(config: EvaluationConfig, cards) -> tuple[list[tuple[Any, str, int]], 
             continue
         if config.max_cases is not None:
             ids = ids[: config.max_cases]
-        plan.extend((card, case_id, position) for position, case_id in enumerate(ids))
+        budgets = slice_budgets(len(ids), config.max_slices_per_task)
+        plan.extend((card, case_id, position, budget) for (position, case_id), budget in zip(enumerate(ids), budgets)
+                    if budget != 0)
     return plan, missing
 
 
@@ -258,6 +286,7 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     for requested in config.metrics or ():
         parse_metric(requested)  # a bad name or option value stops here, before data or model load
     suite, cards, protocol = _cards(config)
+    cards, frozen = prompt_cards(config, cards)
     plan, missing_data = _plan(config, cards)
     missing = {task: why for task, (_, why) in missing_data.items()}
     if not plan and missing:
@@ -271,12 +300,17 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     is_folder = isinstance(runner_model, PredictionFolder)
     metrics_by_task = {c.name: list(config.metrics or c.metrics) for c in cards}
     described = runner_model.describe()
-    key = fingerprint({
-        "model": {k: v for k, v in described.items() if k not in ("device", "dtype", "batch_size")},
+    identity = {
+        "model": {k: v for k, v in described.items() if k not in ("device", "dtype", "batch_size", "box_only")},
         "suite": suite.name, "cards": [c.to_dict() for c in cards], "split": config.split, "seed": config.seed,
         "protocol": protocol.to_dict(), "metrics": metrics_by_task, "max_cases": config.max_cases,
         "data_root": config.data_root,
-    })
+    }
+    if frozen is not None:
+        identity["replayed_prompts"] = frozen.digest
+    if config.max_slices_per_task is not None:
+        identity["max_slices_per_task"] = config.max_slices_per_task
+    key = fingerprint(identity)
     out_dir = Path(config.out_dir)
     started = time.time()
     timings = {"predict_s": 0.0, "score_s": 0.0, "n_slices": 0}
@@ -286,32 +320,27 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
         with Progress("evaluate", len(plan), enabled=progress, context=f"model {name}") as bar:
             for task, why in missing.items():
                 bar.note(f"skipped {task}: {why}")
-            for card, case_id, position in plan:
+            for card, case_id, position, budget in plan:
                 if store.done(card.name, case_id):
                     bar.advance(text=f"{card.name} (resumed)", resumed=True)
                     continue
                 case = load_case(card, case_id, config.data_root)
-                t0 = time.perf_counter()
-                if is_folder:
-                    pred = runner_model.mask_for(card.name, case_id, case.spatial_shape, affine=case.affine)
-                else:
-                    pred = predict_case(runner_model, case, card, config.seed, orientation=protocol.orientation,
-                                        stream_index=position)
-                    timings["n_slices"] += _prompted_slices(case)
-                t1 = time.perf_counter()
-                rows, staging, lesions = score_case(pred, case, card, metrics_by_task[card.name],
-                                           protocol.slice_dice_epsilon)
-                t2 = time.perf_counter()
-                timings["predict_s"] += t1 - t0
-                timings["score_s"] += t2 - t1
+                if budget is not None:
+                    case = cap_case_slices(case, budget)
+                part = _run_case(runner_model, is_folder, case, card, position, config, protocol, frozen,
+                                 metrics_by_task[card.name], capped=budget is not None)
+                timings["predict_s"] += part["predict_s"]
+                timings["score_s"] += part["score_s"]
+                timings["n_slices"] += 0 if is_folder else _prompted_slices(case)
+                pred = part.pop("pred")
                 if config.save_predictions:
                     _save_prediction(out_dir, card.name, case, pred)
-                store.write(card.name, case_id, rows, staging,
-                            {"predict_s": t1 - t0, "score_s": t2 - t1, "lesions": lesions})
+                store.write(card.name, case_id, part.pop("rows"), part.pop("staging"), part)
                 bar.advance(text=card.name)
-        order = [(card.name, case_id) for card, case_id, _ in plan]
+        order = [(card.name, case_id) for card, case_id, _, _ in plan]
         cases, staging = store.merge(order)
         lesions = store.lesions(order)
+        clicks = store.clicks(order)
         categories = {c.name: list(c.staging.rule.categories) for c in cards if c.staging is not None}
         summary = summarise(cases, staging, [c.name for c in cards], categories)
         summary["suite"] = suite.name
@@ -322,11 +351,61 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
         note = protocol_note(described, protocol)
         if note:
             summary["protocol_note"] = note
+        digest = None
+        if not is_folder:
+            from medmix.data.prompts.frozen import PROMPTS_FILE, prompts_document
+
+            document = prompts_document({c.name: c.prompt for c in cards}, store.prompts(order))
+            digest = document["digest"]
+            atomic_write_text(out_dir / PROMPTS_FILE, json.dumps(document))
+        summary["prompts"] = prompt_record(cards, frozen, digest)
+        flags = prompt_flags(runner_model, cards)
+        if flags:
+            summary["prompt_flags"] = flags
+        if config.max_slices_per_task is not None:
+            summary["max_slices_per_task"] = config.max_slices_per_task
+        if len(clicks):
+            from medmix.evaluation.interactive import summarise_clicks
+
+            summary["interactive"] = summarise_clicks(clicks)
+            atomic_save(out_dir / "clicks.csv", lambda p: clicks.to_csv(p, index=False))
         summary["model"] = described
         _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings)
         if len(lesions):
             atomic_save(out_dir / "lesions.csv", lambda p: lesions.to_csv(p, index=False))
-    return EvaluationResult(out_dir, cases, staging, summary, lesions)
+    return EvaluationResult(out_dir, cases, staging, summary, lesions, clicks)
+
+
+def _run_case(model, is_folder: bool, case, card, position: int, config, protocol, frozen, metrics: list[str], *,
+              capped: bool) -> dict:
+    """Predict and score one case: {rows, staging, pred, predict_s, score_s, lesions, prompts, clicks}."""
+    t0 = time.perf_counter()
+    records: list = []
+    interaction = None
+    replay = None if frozen is None else frozen.for_case(card.name, case.case_id)
+    if is_folder:
+        pred = model.mask_for(card.name, case.case_id, case.spatial_shape, affine=case.affine)
+    elif card.prompt.interactive:
+        from medmix.evaluation.interactive import predict_case_interactive
+
+        interaction = predict_case_interactive(model, case, card, config.seed, orientation=protocol.orientation,
+                                               stream_index=position, prompts=replay)
+        pred, records = interaction.predictions[-1], interaction.records
+    else:
+        pred = predict_case(model, case, card, config.seed, orientation=protocol.orientation,
+                            stream_index=position, prompts=replay, records=records)
+    t1 = time.perf_counter()
+    scored_card = replace(card, staging=None) if capped else card  # staging needs the whole lesion
+    rows, staging, lesions = score_case(pred, case, scored_card, metrics, protocol.slice_dice_epsilon)
+    clicks: list = []
+    if interaction is not None:
+        from medmix.evaluation.interactive import score_interactive
+
+        clicks, case_rows = score_interactive(interaction, case, card, metrics, protocol.slice_dice_epsilon)
+        rows.extend(case_rows)
+    t2 = time.perf_counter()
+    return {"rows": rows, "staging": staging, "pred": pred, "predict_s": t1 - t0, "score_s": t2 - t1,
+            "lesions": lesions, "prompts": records, "clicks": clicks}
 
 
 def _missing_text(missing: dict[str, tuple[str, str]]) -> str:

@@ -105,5 +105,23 @@ class ResultStore:
         return pd.DataFrame(rows, columns=LESION_COLUMNS)
 
 
+    def clicks(self, order: list[tuple[str, str]]) -> pd.DataFrame:
+        """Per-click rows of iterative runs over `order` (empty otherwise)."""
+        from medmix.evaluation.interactive import CLICK_COLUMNS
+
+        rows = []
+        for task, case_id in order:
+            rows.extend(self.read(task, case_id)["extra"].get("clicks", []))
+        return pd.DataFrame(rows, columns=CLICK_COLUMNS)
+
+    def prompts(self, order: list[tuple[str, str]]) -> list[dict]:
+        """The prompt records of every case over `order` ({task, case, slice, objects[, clicks]})."""
+        out = []
+        for task, case_id in order:
+            for record in self.read(task, case_id)["extra"].get("prompts", []):
+                out.append({"task": task, "case": case_id, **record})
+        return out
+
+
 def fingerprint(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -71,6 +71,12 @@ def resolve_metric(text: str, available: Sequence[str] = ()) -> MetricInfo:
 
     list_metrics()  # built-ins and entry-point plugins are registered before the membership test below
     text = text.strip()
+    from medmix.evaluation.interactive import INTERACTIVE_METRICS
+
+    if text in INTERACTIVE_METRICS and text not in METRICS:  # NoC, AUC: scores of an iterative run, not of a mask
+        units = "clicks" if text.startswith("noc") and not text.endswith("_failed") else ""
+        return MetricInfo(key=text, name=text, higher_is_better=INTERACTIVE_METRICS[text], units=units,
+                          kind="interactive")
     head, sep, options = text.partition(":")
     base = head
     slicewise = head.endswith(SLICEWISE_SUFFIX) and head not in METRICS

@@ -48,6 +48,8 @@ class Source:
     split: str | None = None
     protocol: str | None = None
     run_fingerprint: str | None = field(default=None, compare=False, repr=False)  # run.json: which evaluation
+    prompts: dict | None = None  # summary.json "prompts": each task's prompt kind and the digest of the prompts
+    prompt_flags: list = field(default_factory=list)  # e.g. a box-only model scored with points
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "name": self.name, "algorithms": list(self.algorithms)}
@@ -59,6 +61,10 @@ class Source:
             out["split"] = self.split
         if self.protocol is not None:
             out["protocol"] = self.protocol
+        if self.prompts is not None:
+            out["prompts"] = self.prompts
+        if self.prompt_flags:
+            out["prompt_flags"] = list(self.prompt_flags)
         return out
 
 
@@ -153,7 +159,8 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
                          "value.")
     cases = _read_csv(cases_csv, RUN_COLUMNS)
     table = run_table(cases)
-    model = suite = split = protocol = None
+    model = suite = split = protocol = prompts = None
+    flags: list = []
     summary_path = folder / "summary.json"
     if summary_path.is_file():
         try:
@@ -163,6 +170,8 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
         model = summary.get("model") if isinstance(summary.get("model"), dict) else None
         suite, split = summary.get("suite"), summary.get("split")
         protocol = (summary.get("protocol") or {}).get("name", "medmix")
+        prompts = summary.get("prompts") if isinstance(summary.get("prompts"), dict) else None
+        flags = [str(f) for f in summary.get("prompt_flags") or []]
     subgroups = pd.DataFrame(columns=["task", "case", "variable", "group"])
     staging_path = folder / "staging.csv"
     if staging_path.is_file() and staging_path.stat().st_size:
@@ -179,8 +188,32 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
         except (OSError, ValueError, AttributeError):
             run_fingerprint = None
     source = Source(kind=kind, name=name, algorithms=[], model=model, suite=suite, split=split, protocol=protocol,
-                    run_fingerprint=run_fingerprint)
+                    run_fingerprint=run_fingerprint, prompts=prompts, prompt_flags=flags)
     return table, source, subgroups
+
+
+def prompt_notes(sources: list[Source]) -> list[str]:
+    """Whether every model saw the same prompts (the runs' prompt digests), and each box-only flag."""
+    runs = [s for s in sources if s.kind in ("run", "cases_csv")]
+    notes = []
+    digests = {s.algorithms[0]: (s.prompts or {}).get("digest") for s in runs if s.algorithms}
+    known = {a: d for a, d in digests.items() if d}
+    if len(known) > 1 or (known and len(digests) > 1):
+        if len(set(known.values())) == 1 and len(known) == len(digests):
+            kinds = sorted({k for s in runs for k in ((s.prompts or {}).get("tasks") or {}).values()})
+            notes.append(f"same prompts for all models (prompt digest {next(iter(known.values()))[:12]}; "
+                         f"{', '.join(kinds)}).")
+        else:
+            groups: dict[str, list[str]] = {}
+            for algorithm, digest in digests.items():
+                groups.setdefault(digest[:12] if digest else "unknown", []).append(algorithm)
+            notes.append("the models did not all see the same prompts (prompt digests: " + "; ".join(
+                f"{d}: {', '.join(a)}" for d, a in groups.items()) + "); replay one run's prompts.json with "
+                "`medmix evaluate --prompts` for a like-for-like comparison.")
+    for source in runs:
+        for flag in source.prompt_flags:
+            notes.append(f"flag ({source.algorithms[0] if source.algorithms else source.name}): {flag}.")
+    return notes
 
 
 def _is_long_csv(path: Path) -> bool:
@@ -335,6 +368,7 @@ def read_inputs(inputs, names: list[str] | None = None) -> LeaderboardInput:
     if len(splits) > 1:
         warnings.append(f"the run folders use different splits ({', '.join(sorted(splits))}).")
 
+    warnings.extend(prompt_notes(sources))
     subgroups = pd.concat(subgroup_frames, ignore_index=True) if subgroup_frames else \
         pd.DataFrame(columns=["task", "case", "variable", "group"])
     if len(subgroups):

@@ -27,6 +27,9 @@ class PreparedBatch:
     boxes: list  # B tensors (k, 4), model-input coordinates
     geometry: object  # shared preprocess Geometry of the batch
     gt: object  # bool tensor (B, H, W)
+    # Prompts other than boxes: B `SlicePrompt`s in slice pixels and the spec (iterative rounds run per trial).
+    prompts: list | None = None
+    prompt_spec: object = None
 
     @property
     def size(self) -> int:
@@ -49,8 +52,8 @@ class CalibrationSet:
 
 
 def collect_slices(card, case_ids: list[str], data_root, orientation: str = "display"):
-    """(image slice in [0, 255], boxes (k, 4), reference slice) for every prompted slice of the cases, which are
-    the card's split in sorted order (their positions feed MedSAMix's fundus jitter stream)."""
+    """(image slice in [0, 255], prompt (`SlicePrompt`), reference slice) for every prompted slice of the cases,
+    which are the card's split in sorted order (their positions feed MedSAMix's fundus jitter stream)."""
     from medmix.data.slices import prompted_slices
     from medmix.data.sources import load_case
 
@@ -58,7 +61,7 @@ def collect_slices(card, case_ids: list[str], data_root, orientation: str = "dis
     for position, case_id in enumerate(case_ids):
         case = load_case(card, case_id, data_root)
         for item in prompted_slices(case, card, orientation=orientation, stream_index=position):
-            out.append((item.image, item.boxes, item.reference))
+            out.append((item.image, item.prompt, item.reference))
     return out
 
 
@@ -101,10 +104,13 @@ def build_calibration(cards, model, *, split: str = "calibration", data_root=Non
             with torch.no_grad():  # not inference_mode: fine-tuning reuses these tensors under autograd
                 inputs, geometries = preprocess_images([torch.from_numpy(img).to(device) for img, _, _ in group],
                                                        model.preprocessing)
-                boxes = [transform_boxes(torch.from_numpy(b).to(device), geometries[0], model.preprocessing)
-                         for _, b, _ in group]
+                boxes = [transform_boxes(torch.from_numpy(p.boxes).to(device), geometries[0], model.preprocessing)
+                         for _, p, _ in group]
             gt = torch.from_numpy(np.stack([ref for _, _, ref in group])).to(device)
-            batches.append(PreparedBatch(inputs.to(storage), boxes, geometries[0], gt))
+            prompted = card.prompt.interactive or not all(p.box_only for _, p, _ in group)
+            batches.append(PreparedBatch(inputs.to(storage), boxes, geometries[0], gt,
+                                         [p for _, p, _ in group] if prompted else None,
+                                         card.prompt if prompted else None))
             start = end
         calib.batches[card.name] = batches
         calib.n_slices[card.name] = len(picked)
@@ -155,6 +161,9 @@ def score_calibration(model, calib: CalibrationSet, budget: float | None = None,
                     embeddings = model.encode_cached(batch.inputs[:m].float())
                     if encoder_key is not None:
                         calib.embeddings[(task, index)] = embeddings
+                if batch.prompts is not None:
+                    total += prompted_dice(model, embeddings, batch, m, calib.dice_epsilon)
+                    continue
                 logits = decode_boxes(model.module, embeddings, batch.boxes[:m],
                                       max_boxes=model.max_boxes_per_decode)
                 masks = postprocess_logits(logits, batch.geometry, model.preprocessing)
@@ -165,3 +174,40 @@ def score_calibration(model, calib: CalibrationSet, budget: float | None = None,
                 total += dice.sum()
             sums[task] = total
     return {task: float(value) / limits[task] for task, value in sums.items()}
+
+
+def prompted_dice(model, embeddings, batch: PreparedBatch, m: int, dice_epsilon: float):
+    """Sum of slice Dice of the first m slices of a batch prompted with points (or iteratively: Dice after the
+    spec's last round, no NoC clicks), on embeddings already computed."""
+    import torch
+
+    from medmix.evaluation.interactive import interact
+    from medmix.models.prompt_decoding import EncodedSlices
+
+    shape = tuple(batch.gt.shape[-2:])
+    encoded = EncodedSlices(embeddings, [batch.geometry] * m, [shape] * m)
+    refs = batch.gt[:m].cpu().numpy()
+    prompts = batch.prompts[:m]
+    if batch.prompt_spec.interactive:
+        runs = interact(_Encoded(model, encoded), [None] * m, list(refs), prompts, batch.prompt_spec,
+                        extend_for_noc=False)
+        masks = [run.masks[-1] for run in runs]
+    else:
+        masks, _ = model.decode_prompted(encoded, prompts)
+    pred = np.stack(masks).astype(bool)
+    inter = (pred & refs).sum(axis=(1, 2))
+    dice = 2.0 * inter / (pred.sum(axis=(1, 2)) + refs.sum(axis=(1, 2)) + dice_epsilon)
+    return torch.tensor(float(dice.sum()), dtype=torch.float64, device=embeddings.device)
+
+
+class _Encoded:
+    """A model whose slices are already encoded (the calibration's stored embeddings): `interact` decodes on them."""
+
+    def __init__(self, model, encoded):
+        self.model, self.encoded = model, encoded
+
+    def encode_slices(self, images):
+        return self.encoded
+
+    def decode_prompted(self, encoded, prompts, **kwargs):
+        return self.model.decode_prompted(encoded, prompts, **kwargs)

@@ -1,7 +1,7 @@
 """Search configs (`medmix merge search --config C.yaml`): the YAML validated at the edge into a `SearchConfig`.
 
 Sections: arch, pool (base first; paths relative to the config file's folder), preprocessing (of the merged
-model), units, space (mode, methods), objective (suite, tasks, split, protocol, data_root, max_slices_per_task,
+model), units, space (mode, methods), objective (suite, tasks, split, protocol, prompt, data_root, max_slices_per_task,
 batch_size, device) and search (`SearchSettings`: trials, facade, aggregation, fidelity, racing, acquisition
 settings, pipelining, workers). Unknown keys are refused with the field path and a did-you-mean.
 """
@@ -68,7 +68,7 @@ class SearchConfig:
 _SECTIONS = {"arch", "pool", "preprocessing", "units", "space", "objective", "search"}
 _SPACE = {"mode", "methods", "search_identical_units"}
 _OBJECTIVE = {"suite", "tasks", "split", "allow_test_split", "data_root", "max_slices_per_task", "batch_size",
-              "device", "protocol"}
+              "device", "protocol", "prompt"}
 
 
 def _refuse_unknown(mapping: dict, allowed: set, where: str) -> None:
@@ -232,13 +232,18 @@ def search_config_from_dict(data: dict, *, where: str = "search config", base_di
     if settings.pipeline_depth < 1 or settings.retrain_after < 1:
         raise ConfigError(f"{field_path(where, 'search')}: pipeline_depth and retrain_after must be ≥ 1.")
     protocol = _objective_protocol({**objective, "suite": suite_name}, where)
+    prompt = None
+    if objective.get("prompt") is not None:
+        from medmix.data.prompts import as_prompt_spec
+
+        prompt = as_prompt_spec(objective["prompt"], where=field_path(where, "objective.prompt")).to_dict()
     setup = EngineSetup(
         pool=tuple(entries), arch=arch, preprocessing=preprocessing, units=units, suite=suite_name,
         tasks=tuple(tasks), methods=tuple(methods), mode=mode,
         search_identical_units=bool(space.get("search_identical_units")), split=split,
         allow_test_split=bool(objective.get("allow_test_split")), data_root=data_root,
         max_slices_per_task=max_slices, batch_size=batch_size, seed=settings.seed, device=device,
-        protocol=protocol.to_dict(),
+        protocol=protocol.to_dict(), prompt=prompt,
     )
     return SearchConfig(setup, settings, dict(data), base_dir, where)
 

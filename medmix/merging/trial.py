@@ -33,9 +33,13 @@ class EngineSetup:
     device: str | None = None
     protocol: dict = field(default_factory=lambda: {"name": "medmix", "drop_last_volume": False})
     extra: dict = field(default_factory=dict)
+    prompt: dict | None = None  # the objective's prompt kind for every task (None: each card's own)
 
     def key(self) -> str:
-        return fingerprint(asdict(self))
+        fields = asdict(self)
+        if fields["prompt"] is None:
+            del fields["prompt"]  # searches without one keep the key they had before prompts could be chosen
+        return fingerprint(fields)
 
 
 class TrialEngine:
@@ -76,6 +80,13 @@ class TrialEngine:
         suite = load_suite(setup.suite)
         cards = [suite.card(t) for t in setup.tasks] if setup.tasks else list(suite.cards)
         cards = [self.protocol.apply(c) for c in cards]
+        if setup.prompt is not None:
+            from dataclasses import replace
+
+            from medmix.data.prompts import as_prompt_spec
+
+            spec = as_prompt_spec(setup.prompt, where="objective.prompt")
+            cards = [replace(c, prompt=spec) for c in cards]
         self.tasks = [c.name for c in cards]
         self.calibration = build_calibration(cards, self.model, split=setup.split, data_root=setup.data_root,
                                              max_slices_per_task=setup.max_slices_per_task, seed=setup.seed,

@@ -69,12 +69,17 @@ __all__ = [
 ]
 
 
+#: Adapters whose models were trained with box prompts only (MedSAM's and LiteMedSAM's training used boxes).
+BOX_ONLY_ADAPTERS = ("medsam", "litemedsam")
+
+
 def _wrap(spec: ModelSpec, module, default_prep: Preprocessing, *, arch: str | None, checkpoint: str | None,
           extra: Mapping[str, Any] | None = None) -> SamFamilyModel:
     return SamFamilyModel(module, spec.preprocessing or default_prep, name=spec.adapter, arch=arch,
                           checkpoint=checkpoint, device=spec.device, batch_size=spec.batch_size,
                           precision=spec.precision, seed=spec.seed, extra=extra, channels_last=spec.channels_last,
-                          compile_encoder=spec.compile_encoder, feature_cache_mb=spec.feature_cache_mb)
+                          compile_encoder=spec.compile_encoder, feature_cache_mb=spec.feature_cache_mb,
+                          box_only=spec.adapter in BOX_ONLY_ADAPTERS)
 
 
 def _read_weights(path: str) -> dict[str, Any]:

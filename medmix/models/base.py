@@ -22,6 +22,8 @@ class SegmentationModel(ABC):
     """
 
     name: str = "model"
+    #: Trained with box prompts only (MedSAM, LiteMedSAM): runs scored with points are flagged.
+    box_only: bool = False
 
     @abstractmethod
     def predict_slices(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -30,3 +32,13 @@ class SegmentationModel(ABC):
     def describe(self) -> dict[str, Any]:
         """Provenance: adapter name, checkpoint path and sha256, preprocessing, device, dtype."""
         return {"adapter": self.name}
+
+    def predict_prompted(self, images: Sequence[np.ndarray], prompts: Sequence) -> list[np.ndarray]:
+        """Mask per image for its `medmix.data.prompts.SlicePrompt`. This default takes box-only prompts (through
+        `predict_slices`); models that take points override it."""
+        if all(p.box_only for p in prompts):
+            return self.predict_slices(images, [p.boxes for p in prompts])
+        from medmix.errors import InputError
+
+        raise InputError(f"model {self.name!r} ({type(self).__name__}) takes box prompts only, but this run prompts "
+                         "with points; use a box prompt kind (tight_box, jittered_box) or a SAM-family model.")

@@ -48,6 +48,15 @@ class EnsembleModel(SegmentationModel):
     def predict_slices(self, images, boxes) -> list[np.ndarray]:
         return [p > self.threshold for p in self.predict_probabilities(images, boxes)]
 
+    @property
+    def box_only(self) -> bool:  # type: ignore[override]
+        return any(getattr(m, "box_only", False) for m in self.members)
+
+    def predict_prompted(self, images, prompts) -> list[np.ndarray]:
+        """Prompts of any kind: each member's probabilities for them, combined as for boxes."""
+        per_member = [m.predict_prompted(images, prompts, probabilities=True) for m in self.members]
+        return [np.mean(np.stack(maps), axis=0) > self.threshold for maps in zip(*per_member)]
+
     def describe(self) -> dict[str, Any]:
         return {"adapter": self.name, "method": self.method, "threshold": self.threshold,
                 "members": {n: m.describe() for n, m in zip(self.names, self.members)}}

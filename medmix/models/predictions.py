@@ -18,6 +18,10 @@ from medmix.models.sam_family import _check_inputs
 class CallableModel(SegmentationModel):
     """Wraps ``fn(image_2d, box) -> mask or logits`` called once per box; the union over boxes is the prediction.
 
+    Point prompts: a function that takes keyword arguments ``points`` ((n, 2) x, y) and ``point_labels`` ((n,)
+    1 / 0) is called ``fn(image, box_or_None, points=..., point_labels=...)`` once per prompted object; one
+    without them takes box prompts only.
+
     Output (H, W) of the image's shape: bool, or integer 0/1 → mask; float → logits, foreground where > 0
     (or > `threshold` when given, e.g. 0.5 for probabilities). Torch tensors are accepted.
     """
@@ -59,6 +63,31 @@ class CallableModel(SegmentationModel):
             mask = np.zeros(img.shape[:2], dtype=bool)
             for box in bb:
                 mask |= self._to_mask(self.fn(img, box.copy()), img.shape[:2], i)
+            out.append(mask)
+        return out
+
+    @property
+    def takes_points(self) -> bool:
+        import inspect
+
+        try:
+            params = inspect.signature(self.fn).parameters.values()
+        except (TypeError, ValueError):
+            return False
+        names = {p.name for p in params}
+        return ({"points", "point_labels"} <= names) or any(p.kind is p.VAR_KEYWORD for p in params)
+
+    def predict_prompted(self, images: Sequence[np.ndarray], prompts: Sequence) -> list[np.ndarray]:
+        if all(p.box_only for p in prompts) or not self.takes_points:
+            return super().predict_prompted(images, prompts)
+        imgs, _ = _check_inputs(images, [np.zeros((0, 4))] * len(images), f"model {self.name!r}")
+        out = []
+        for i, (img, prompt) in enumerate(zip(imgs, prompts)):
+            mask = np.zeros(img.shape[:2], dtype=bool)
+            for obj in prompt.objects:
+                box = None if obj.box is None else obj.box.copy()
+                result = self.fn(img, box, points=obj.points.copy(), point_labels=obj.labels.copy())
+                mask |= self._to_mask(result, img.shape[:2], i)
             out.append(mask)
         return out
 

@@ -294,18 +294,23 @@ def medsam_resize(batch, size: int, backend: str = "auto"):
     return torch.floor(x)
 
 
+def coordinate_scale(geometry: Geometry, prep: Preprocessing) -> tuple[float, float]:
+    """(sx, sy): original slice pixels → model-input pixels, for boxes and points alike."""
+    g = geometry
+    if prep.kind == "sam":
+        return g.new_width / g.width, g.new_height / g.height
+    if prep.kind == "medsam":
+        return prep.image_size / g.width, prep.image_size / g.height
+    s = prep.image_size / max(g.height, g.width)
+    return s, s
+
+
 def transform_boxes(boxes, geometry: Geometry, prep: Preprocessing):
     """(k, 4) boxes x_min, y_min, x_max, y_max in original pixels → model-input pixels (float32 tensor)."""
     import torch
 
     boxes = boxes.to(torch.float32)
-    g = geometry
-    if prep.kind == "sam":
-        sx, sy = g.new_width / g.width, g.new_height / g.height
-    elif prep.kind == "medsam":
-        sx, sy = prep.image_size / g.width, prep.image_size / g.height
-    else:
-        sx = sy = prep.image_size / max(g.height, g.width)
+    sx, sy = coordinate_scale(geometry, prep)
     scale = torch.tensor([sx, sy, sx, sy], dtype=torch.float32, device=boxes.device)
     return boxes * scale
 

@@ -17,6 +17,7 @@ from medmix.errors import ConfigError, InputError
 from medmix.models.base import SegmentationModel
 from medmix.models.checkpoints import check_finite_weights, load_into, sha256_file
 from medmix.models.preprocess import Preprocessing
+from medmix.models.prompt_decoding import run_decoder
 
 #: Slices per image-encoder pass when not given: batching pays on a GPU; on small CPUs it is slower per slice
 #: (LiteMedSAM on 2 cores: 1.04 s/slice at batch 1, 1.26 at 2, 1.71 at 4, 2.5 at 8).
@@ -56,30 +57,17 @@ def decode_boxes(model, embeddings, boxes_per_image: Sequence[Any], *, max_boxes
     counts = [int(b.shape[0]) for b in boxes_per_image]
     n = sum(counts)
     pe = model.prompt_encoder
-    md = model.mask_decoder
     h, w = embeddings.shape[-2:]
     if n == 0:
         return torch.zeros((0, 1, 4 * h, 4 * w), device=device)
     boxes = torch.cat([b.reshape(-1, 4).to(device=device, dtype=torch.float32) for b in boxes_per_image])
     image_index = torch.repeat_interleave(torch.arange(len(counts), device=device), torch.tensor(counts, device=device))
-    image_pe = pe.get_dense_pe()
     step = n if not max_boxes else int(max_boxes)
     out = []
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
         sparse, dense = pe(points=None, boxes=boxes[sl, None, :], masks=None)
-        m = sparse.shape[0]
-        output_tokens = torch.cat([md.iou_token.weight, md.mask_tokens.weight], dim=0)
-        tokens = torch.cat((output_tokens.unsqueeze(0).expand(m, -1, -1), sparse), dim=1)
-        src = embeddings[image_index[sl]] + dense
-        pos_src = image_pe.expand(m, -1, -1, -1)
-        b, c, hh, ww = src.shape
-        hs, src = md.transformer(src, pos_src, tokens)
-        mask_token_out = hs[:, 1, :]  # mask token 0: the single-mask output
-        upscaled = md.output_upscaling(src.transpose(1, 2).reshape(b, c, hh, ww))
-        hyper = md.output_hypernetworks_mlps[0](mask_token_out)
-        b2, c2, h2, w2 = upscaled.shape
-        out.append((hyper.unsqueeze(1) @ upscaled.reshape(b2, c2, h2 * w2)).reshape(b2, 1, h2, w2))
+        out.append(run_decoder(model, embeddings[image_index[sl]], sparse, dense)[0])
     return torch.cat(out) if len(out) > 1 else out[0]
 
 
@@ -166,8 +154,9 @@ class SamFamilyModel(SegmentationModel):
                  checkpoint: str | os.PathLike | None = None, device: Any = None, batch_size: int | None = None,
                  precision: str = "auto", seed: int | None = None, extra: Mapping[str, Any] | None = None,
                  max_boxes_per_decode: int | None = 256, attention: str = "auto", channels_last: bool | None = None,
-                 compile_encoder: bool = False, feature_cache_mb: int | None = None):
+                 compile_encoder: bool = False, feature_cache_mb: int | None = None, box_only: bool = False):
         self.name = name
+        self.box_only = bool(box_only)
         self.arch = arch
         self.preprocessing = Preprocessing.from_spec(preprocessing)
         self.device = resolve_device(device)
@@ -267,6 +256,56 @@ class SamFamilyModel(SegmentationModel):
 
         return self._per_image(images, boxes, postprocess_logits, lambda masks: masks.any(dim=0), bool)
 
+    def encode_slices(self, images: Sequence[np.ndarray]):
+        """`EncodedSlices` of the images: each preprocessed and run through the image encoder once (in
+        `batch_size` chunks, through the feature cache), for `decode_prompted` to decode any number of prompts."""
+        import torch
+
+        from medmix.models.preprocess import preprocess_images
+        from medmix.models.prompt_decoding import EncodedSlices
+
+        imgs = [_as_image(im, i, self.name) for i, im in enumerate(images)]
+        self.module.eval()
+        parts, geometries = [], []
+        with torch.inference_mode():
+            for start in range(0, len(imgs), self.batch_size):
+                chunk = imgs[start:start + self.batch_size]
+                batch, geos = preprocess_images([torch.from_numpy(im).to(self.device) for im in chunk],
+                                                self.preprocessing)
+                parts.append(self.encode_cached(batch))
+                geometries.extend(geos)
+        embeddings = torch.cat(parts) if parts else torch.zeros((0,), device=self.device)
+        return EncodedSlices(embeddings, geometries, [tuple(im.shape[:2]) for im in imgs])
+
+    def decode_prompted(self, encoded, prompts: Sequence, *, mask_inputs=None, probabilities: bool = False):
+        """(masks, low-res logits) per slice of `encoded` for its `SlicePrompt` (see
+        `medmix.models.prompt_decoding.decode_slice_prompts`); only the prompt encoder and the decoder run."""
+        import torch
+
+        from medmix.models.prompt_decoding import decode_slice_prompts
+
+        with torch.inference_mode():
+            return decode_slice_prompts(self.module, encoded, prompts, self.preprocessing, mask_inputs=mask_inputs,
+                                        probabilities=probabilities, max_prompts=self.max_boxes_per_decode)
+
+    def predict_prompted(self, images: Sequence[np.ndarray], prompts: Sequence, *,
+                         probabilities: bool = False) -> list[np.ndarray]:
+        """Mask (or probability map) per image for its `SlicePrompt` of any kind. Box-only prompts take the
+        `predict_slices` path (same masks as before points existed)."""
+        if len(images) != len(prompts):
+            raise InputError(f"{self.name}: got {len(images)} images but {len(prompts)} prompts; one per image.")
+        if all(p.box_only for p in prompts):
+            boxes = [p.boxes for p in prompts]
+            return self.predict_probabilities(images, boxes) if probabilities else self.predict_slices(images, boxes)
+        todo = [i for i, p in enumerate(prompts) if len(p)]
+        out: list = [np.zeros(np.asarray(im).shape[:2], dtype=np.float32 if probabilities else bool) for im in images]
+        if todo:
+            encoded = self.encode_slices([images[i] for i in todo])
+            masks, _ = self.decode_prompted(encoded, [prompts[i] for i in todo], probabilities=probabilities)
+            for i, mask in zip(todo, masks):
+                out[i] = mask
+        return out
+
     def predict_probabilities(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Foreground probability (H, W) float32 per image, the maximum over its boxes (what output-space
         ensembles average); thresholding at 0.5 gives `predict_slices`' masks."""
@@ -330,6 +369,8 @@ class SamFamilyModel(SegmentationModel):
             "channels_last": self.channels_last,
             "compiled_encoder": self.compile_encoder,
         })
+        if self.box_only:
+            out["box_only"] = True  # trained with box prompts only: point prompts are outside its training
         out.update(self.extra)
         return out
 

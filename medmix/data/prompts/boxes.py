@@ -31,87 +31,13 @@ Conventions:
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from medmix.errors import ConfigError, InputError
-
-PROMPT_KINDS = ("tight_box", "jittered_box", "medsamix_jitter")
-MEDSAMIX_JITTER_SEED = 42  # MedSAMix config/MultiTask_run.yaml random_seed
-
-
-@dataclass(frozen=True)
-class JitterSpec:
-    """Random box perturbation: centre shift (`shift_px` in pixels or `shift_frac` of the box size, each [lo, hi]
-    with 0 ≤ lo ≤ hi; at most one of the two) and size scaling (`scale_frac` [lo, hi], lo > −1)."""
-
-    shift_px: tuple[float, float] | None = None
-    shift_frac: tuple[float, float] | None = None
-    scale_frac: tuple[float, float] = (0.0, 0.0)
-
-    def __post_init__(self):
-        if self.shift_px is not None and self.shift_frac is not None:
-            raise ConfigError("prompt.jitter: give shift_px or shift_frac, not both.")
-        for name in ("shift_px", "shift_frac", "scale_frac"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            pair = _pair(value, f"prompt.jitter.{name}")
-            object.__setattr__(self, name, pair)
-            lo, hi = pair
-            if name != "scale_frac" and lo < 0:
-                raise ConfigError(f"prompt.jitter.{name}: magnitudes must be ≥ 0 (the sign is random), got {pair}.")
-            if name == "scale_frac" and lo <= -1:
-                raise ConfigError(f"prompt.jitter.scale_frac: lo must be > -1 (a box cannot shrink to nothing), "
-                                  f"got {pair}.")
-
-    def to_dict(self) -> dict:
-        out: dict = {}
-        if self.shift_px is not None:
-            out["shift_px"] = list(self.shift_px)
-        if self.shift_frac is not None:
-            out["shift_frac"] = list(self.shift_frac)
-        out["scale_frac"] = list(self.scale_frac)
-        return out
-
-
-@dataclass(frozen=True)
-class PromptSpec:
-    """Which box prompts a task uses: `kind` "tight_box" | "jittered_box" (needs `jitter`), `per_component`, and
-    the jitter `seed`."""
-
-    kind: str = "tight_box"
-    per_component: bool = False
-    jitter: JitterSpec | None = None
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.kind not in PROMPT_KINDS:
-            raise ConfigError(f"prompt.kind: expected one of {', '.join(PROMPT_KINDS)}, got {self.kind!r}.")
-        if not isinstance(self.per_component, bool):
-            raise ConfigError(f"prompt.per_component: expected true or false, got {self.per_component!r}.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ConfigError(f"prompt.seed: expected an integer ≥ 0, got {self.seed!r}.")
-        if self.kind == "jittered_box" and self.jitter is None:
-            raise ConfigError("prompt.jitter: kind 'jittered_box' needs a jitter block (shift_px or shift_frac, "
-                              "scale_frac).")
-        if self.kind != "jittered_box" and self.jitter is not None:
-            raise ConfigError(f"prompt.jitter: given, but kind is {self.kind!r}; use kind 'jittered_box' or remove "
-                              "it.")
-        if self.kind == "medsamix_jitter" and self.per_component:
-            raise ConfigError("prompt.per_component: MedSAMix's jitter boxes the whole foreground of an image; set "
-                              "per_component: false.")
-
-    def to_dict(self) -> dict:
-        out = {"kind": self.kind, "per_component": self.per_component, "seed": int(self.seed)}
-        if self.jitter is not None:
-            out["jitter"] = self.jitter.to_dict()
-        return out
-
+from medmix.data.prompts.spec import JitterSpec, PromptSpec, as_prompt_spec
+from medmix.errors import InputError
 
 def take_slice(volume: np.ndarray, index: int, axis: int | None) -> np.ndarray:
     """The 2D slice `index` of `volume` perpendicular to `axis` (`np.take`, remaining axes in order). With
@@ -174,7 +100,7 @@ def slice_boxes(
     for index in indices:
         plane = take_slice(mask, index, axis)
         boxes = _component_boxes(plane) if spec.per_component else _tight_box(plane)[None, :]
-        if spec.kind == "jittered_box":
+        if spec.jitter is not None:
             rng = np.random.default_rng([seed, key, index])
             boxes = _jitter(boxes, spec.jitter, plane.shape, rng)
         out[int(index)] = boxes.astype(np.float64)
@@ -189,28 +115,6 @@ def tight_box(mask2d) -> np.ndarray | None:
     if not plane.any():
         return None
     return _tight_box(plane).astype(np.float64)
-
-
-def as_prompt_spec(spec: PromptSpec | Mapping | None) -> PromptSpec:
-    """A `PromptSpec` from itself, its mapping form ({"kind": ..., "per_component": ..., "jitter": {...},
-    "seed": ...}) or None (tight boxes)."""
-    if spec is None:
-        return PromptSpec()
-    if isinstance(spec, PromptSpec):
-        return spec
-    if isinstance(spec, Mapping):
-        spec = dict(spec)
-        unknown = sorted(set(spec) - {"kind", "per_component", "jitter", "seed"})
-        if unknown:
-            raise ConfigError(f"prompt: unknown key {unknown[0]!r}; allowed: kind, per_component, jitter, seed.")
-        jitter = spec.pop("jitter", None)
-        if isinstance(jitter, Mapping):
-            bad = sorted(set(jitter) - {"shift_px", "shift_frac", "scale_frac"})
-            if bad:
-                raise ConfigError(f"prompt.jitter: unknown key {bad[0]!r}; allowed: shift_px, shift_frac, scale_frac.")
-            jitter = JitterSpec(**dict(jitter))
-        return PromptSpec(jitter=jitter, **spec)
-    raise InputError(f"prompt: expected a PromptSpec or a mapping, got {type(spec).__name__}.")
 
 
 def _tight_box(plane: np.ndarray) -> np.ndarray:
@@ -228,6 +132,14 @@ def _component_boxes(plane: np.ndarray) -> np.ndarray:
         rows, cols = sl
         boxes.append([cols.start, rows.start, cols.stop - 1, rows.stop - 1])
     return np.asarray(boxes, dtype=np.int64).reshape(n, 4)
+
+
+def _component_masks(plane: np.ndarray) -> list[np.ndarray]:
+    """One mask per 8-connected component, in the order `_component_boxes` gives their boxes."""
+    from scipy import ndimage
+
+    labelled, n = ndimage.label(plane, structure=np.ones((3, 3), dtype=bool))
+    return [labelled == i for i in range(1, n + 1)]
 
 
 def _jitter(boxes: np.ndarray, jitter: JitterSpec, shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
@@ -305,17 +217,4 @@ def medsamix_jitter_box(tight, shape: Sequence[int], rs: np.random.RandomState) 
     return max(0, min_x), max(0, min_y), min(width - 1, max_x), min(height - 1, max_y)
 
 
-def _pair(value, where: str) -> tuple[float, float]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
-        raise ConfigError(f"{where}: expected [lo, hi], got {value!r}.")
-    lo, hi = value
-    for v in (lo, hi):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ConfigError(f"{where}: expected two finite numbers [lo, hi], got {value!r}.")
-    if lo > hi:
-        raise ConfigError(f"{where}: lo must be ≤ hi, got {value!r}.")
-    return float(lo), float(hi)
-
-
-__all__ = ["JitterSpec", "MEDSAMIX_JITTER_SEED", "PROMPT_KINDS", "PromptSpec", "as_prompt_spec", "medsamix_jitter_box",
-           "medsamix_stream", "slice_boxes", "take_slice", "tight_box"]
+__all__ = ["medsamix_jitter_box", "medsamix_stream", "slice_boxes", "take_slice", "tight_box"]
