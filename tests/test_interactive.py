@@ -185,7 +185,7 @@ def test_box_only_models_are_flagged_and_box_only_callables_refuse_points(tmp_pa
     flagged = evaluate(quick(tmp_path / "a", prompt="center_point"), model=model)
     assert "trained with box prompts only" in flagged.summary["prompt_flags"][0]
     record = json.loads((tmp_path / "a" / "provenance.json").read_text())
-    assert record["model"]["box_only"] is True
+    assert record["model"]["box_only"] is True and record["prompt_flags"] == flagged.summary["prompt_flags"]
     boxes = evaluate(quick(tmp_path / "b"), model=model)
     assert "prompt_flags" not in boxes.summary
 
@@ -253,3 +253,15 @@ def test_merge_search_objective_with_an_iterative_prompt(medmix_cache, tmp_path)
     assert set(values[True]) == set(values[False])
     assert all(0.0 <= v <= 1.0 for v in values[False].values())
     assert values[True] != values[False]  # two rounds of clicks change what the objective scores
+
+
+def test_a_suite_sets_every_cards_prompt_and_refuses_a_bad_one(tmp_path):
+    from medmix.errors import ConfigError
+    from medmix.evaluation.suites import load_suite
+
+    suite = load_suite("mni_interactive")
+    assert {c.prompt.kind for c in suite.cards} == {"iterative"} and suite.cards[0].prompt.rounds == 5
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cards: [mni/mni_brain.yaml]\nprompt: iterative:round=3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: prompt: unknown key 'round' \(did you mean 'rounds'"):
+        load_suite(bad)

@@ -461,6 +461,9 @@ def _write_outputs(out_dir, config, suite, cards, described, cases, staging, sum
     record["protocol"] = summary["protocol"]
     if "protocol_note" in summary:
         record["protocol_note"] = summary["protocol_note"]
+    record["prompts"] = summary.get("prompts")
+    if summary.get("prompt_flags"):
+        record["prompt_flags"] = summary["prompt_flags"]
     atomic_write_text(out_dir / "provenance.json", json.dumps(record, indent=2))
 
 

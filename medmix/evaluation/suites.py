@@ -6,6 +6,8 @@ Suite file format:
     description: ...                  # optional
     protocol: medmix                  # optional; medmix (default) | medsamix | {name: medsamix, drop_last_volume:
                                       #   true}: how runs score the suite unless they pick one (--protocol)
+    prompt: {kind: iterative}         # optional; every card's prompt (a card's prompt: block, or text such as
+                                      #   "iterative:rounds=3"); --prompt overrides it
     cards:                            # card paths, relative to eval/tasks/ (built-in suites) or, for a suite
       - medsamix25/flare22_liver.yaml #   file given by path, to the suite file's folder first, then eval/tasks/
       - ...
@@ -27,7 +29,7 @@ from medmix.errors import ConfigError, InputError, UnknownNameError
 from medmix.evaluation.cards import TaskCard, load_card
 
 EVAL_ENV = "MEDMIX_EVAL_DIR"
-_SUITE_KEYS = ("name", "description", "protocol", "cards")
+_SUITE_KEYS = ("name", "description", "protocol", "prompt", "cards")
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,24 @@ def _load_suite_file(path: Path, *, builtin: bool) -> Suite:
                               f"(cards[{seen[card.name]}]); task names must be unique within a suite.")
         seen[card.name] = i
         cards.append(card)
+    if data.get("prompt") is not None:
+        cards = _with_prompt(cards, data["prompt"], path)
     return Suite(name=name, cards=tuple(cards), description=description, protocol=protocol, path=path)
+
+
+def _with_prompt(cards: list[TaskCard], value, path: Path) -> list[TaskCard]:
+    """Every card with the suite's `prompt` (a mapping or KIND[:options] text)."""
+    from dataclasses import replace
+
+    from medmix.data.prompts import parse_prompt_mapping, parse_prompt_text
+
+    spec = (parse_prompt_text(value, where=f"{path}: prompt") if isinstance(value, str)
+            else parse_prompt_mapping(value, where="prompt", file=str(path)))
+    for card in cards:
+        if spec.kind == "medsamix_jitter" and card.slice_axis is not None:
+            raise ConfigError(f"{path}: prompt: 'medsamix_jitter' is MedSAMix's 2-D (fundus) jitter; task "
+                              f"{card.name} is a volume.")
+    return [replace(card, prompt=spec) for card in cards]
 
 
 def suite_table(suite: Suite) -> list[dict[str, str]]:
