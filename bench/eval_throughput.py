@@ -28,6 +28,9 @@ synchronise before reading the clock. On CUDA the achieved encoder TFLOP/s of Vi
 reference.md §8) is printed next to a measured bf16 matmul rate (8192², torch.matmul); on the CPU, GFLOP/s next to
 an fp32 2048² matmul.
 
+Workers (`--workers N`): per model, `evaluate()` on the same cases with one process and with N Dask workers
+(`--workers N`, a local cluster, start-up included), and the throughput ratio.
+
 Clicks (`--clicks R`): per model, on the same N slices with their references, the first prediction (image
 encoder once per slice + decoder on the tight box, through `encode_slices` / `decode_prompted`) against each of R
 corrective clicks (RITM's `next_click` on the host + prompt encoder and decoder with all clicks so far and the
@@ -572,6 +575,30 @@ def clicks_table(args, slices: MniSlices, models: list[str], counts: dict[str, i
     return rows
 
 
+def workers_table(args, slices: MniSlices, models: list[str], counts: dict[str, int], workers: int) -> list[dict]:
+    """Harness wall time on the same cases with one process and with `workers` Dask workers (cluster start-up
+    included: what a user waits for), per model."""
+    from medmix.evaluation.runner import EvaluationConfig, evaluate
+
+    rows = []
+    for name in models:
+        plan = slices.plan(counts[name])
+        times = {}
+        for n in (1, workers):
+            with tempfile.TemporaryDirectory(prefix="medmix-bench-") as out_dir:
+                config = EvaluationConfig(suite=SUITE, out_dir=out_dir, model=name, device=args.device,
+                                          tasks=plan.tasks, max_cases=plan.max_cases, workers=n, overwrite=True)
+                t0 = time.perf_counter()
+                evaluate(config)
+                times[n] = time.perf_counter() - t0
+        row = {"model": name, "slices": plan.slices, "one_process_s": times[1], "workers": workers,
+               "workers_s": times[workers], "ratio": times[1] / times[workers]}
+        rows.append(row)
+        print(f"{name:>11}: {plan.slices} slices · one process {times[1]:.1f} s · {workers} workers "
+              f"{times[workers]:.1f} s · throughput × {row['ratio']:.2f}", flush=True)
+    return rows
+
+
 def warm_harness(device: str, slices: MniSlices) -> None:
     """One one-case evaluate() with the tiny model: imports, the nilearn template cache, metric code paths."""
     from medmix.evaluation.runner import EvaluationConfig, evaluate
@@ -599,6 +626,8 @@ def main() -> None:
                                        "e.g. fp32,bf16,channels_last,batch=8,threads=1,compile")
     ap.add_argument("--clicks", type=int, metavar="R", help="time the first prediction against R corrective clicks "
                                                           "per slice instead of the throughput levels")
+    ap.add_argument("--workers", type=int, metavar="N", help="time the harness with one process and with N Dask "
+                                                            "workers (`evaluate --workers N`) instead")
     ap.add_argument("--dice-check", nargs="?", const="bf16", metavar="VARIANTS",
                     help="also compare fp32's Dice on the mni test split with these variants' (default: bf16)")
     args = ap.parse_args()
@@ -634,6 +663,12 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps(payload, indent=2))
             print(f"wrote {args.json}")
+        return
+    if args.workers:
+        print(f"harness: one process vs {args.workers} Dask workers (wall, cluster start-up included):", flush=True)
+        rows = workers_table(args, slices, models, counts, args.workers)
+        if args.json:
+            args.json.write_text(json.dumps({"device": device_name(device), "workers": rows}, indent=2))
         return
     if args.clicks:
         print(f"first prediction vs each of {args.clicks} corrective clicks (median over clicks):", flush=True)

@@ -63,6 +63,12 @@ def evaluate(
         "--sweep", metavar="PARAM=v1,v2,…",
         help="One run per box-jitter level (shift_px, shift_frac or scale_frac) under --out, plus "
              "robustness.csv and robustness.png (Dice vs jitter).", show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", metavar="N", help="Cases on a local Dask cluster of N workers, one device each (results as a "
+                                       "single process gives).", show_default=False)] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", metavar="ADDRESS", help="Cases on an existing Dask cluster (e.g. dask-jobqueue on SLURM; "
+                                               "data and --out on a shared file system).", show_default=False)] = None,
     max_slices_per_task: Annotated[Optional[int], typer.Option(
         "--max-slices-per-task", metavar="N",
         help="At most N prompted slices per task, spread over its cases (quick looks; metrics cover those "
@@ -93,7 +99,7 @@ def evaluate(
             "seed": seed, "protocol": protocol, "device": device, "batch_size": batch_size, "max_cases": max_cases,
             "save_predictions": save_predictions, "prediction_labels": prediction_label or None,
             "overwrite": overwrite, "prompt": prompt, "prompts": str(prompts) if prompts else None,
-            "max_slices_per_task": max_slices_per_task,
+            "max_slices_per_task": max_slices_per_task, "workers": workers, "scheduler": scheduler,
         }
         if given["model"] is not None or given["predictions"] is not None:  # a model on the command line wins
             fields.pop("model", None)

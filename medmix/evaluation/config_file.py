@@ -30,6 +30,7 @@ command-line options can fill in or override them)::
     prompt: iterative:rounds=3        # or a mapping {kind: iterative, rounds: 3}; every task's prompt
     prompts: ../runs/a/prompts.json   # instead of prompt: replay a run's frozen prompts (path rule)
     max_slices_per_task: 20
+    workers: 2                        # cases on a local Dask cluster (or scheduler: tcp://host:8786)
     save_predictions: false
     overwrite: false
 """
@@ -297,7 +298,9 @@ def load_evaluation_config(path: str | os.PathLike) -> dict[str, Any]:
             out[key] = value
         elif key == "prompts":
             out[key] = str(existing_config_path(_text(value, at), base_dir, at, "prompt file", kind="file"))
-        elif key in ("batch_size", "max_cases", "max_slices_per_task"):
+        elif key == "scheduler":
+            out[key] = _text(value, at)
+        elif key in ("batch_size", "max_cases", "max_slices_per_task", "workers"):
             out[key] = _int(value, at, minimum=1)
         elif key in ("save_predictions", "overwrite"):
             if not isinstance(value, bool):

@@ -51,6 +51,8 @@ class EvaluationConfig:
     prompt: str | dict | None = None  # a prompt kind for every task ("iterative:rounds=3"); None: each card's own
     prompts: str | None = None  # a frozen prompt file (prompts.json of an earlier run) to replay
     max_slices_per_task: int | None = None  # at most this many prompted slices per task, for quick looks
+    workers: int = 1  # > 1: cases on a local Dask cluster of this many workers (one device each)
+    scheduler: str | None = None  # or an existing Dask cluster's scheduler address
     save_predictions: bool = False
     overwrite: bool = False
     allow_calibration_leak: bool = field(default=True, repr=False)
@@ -66,10 +68,11 @@ class EvaluationConfig:
         if self.predictions is not None and (self.prompt is not None or self.prompts is not None):
             raise InputError("--prompt / --prompts choose what a model is shown; a predictions folder was made with "
                              "its own prompts. Drop them, or evaluate the model itself.")
-        if self.max_slices_per_task is not None:
-            from medmix.models.sam_family import positive_int
+        from medmix.models.sam_family import positive_int
 
+        if self.max_slices_per_task is not None:
             self.max_slices_per_task = positive_int(self.max_slices_per_task, "max_slices_per_task")
+        self.workers = positive_int(self.workers, "workers")
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("allow_calibration_leak",)}
@@ -277,7 +280,6 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     and the model loaded before the run folder is touched; the folder is locked while this process writes it. Tasks
     whose dataset is not prepared are left out and listed (summary "missing_tasks"), the others are evaluated.
     """
-    from medmix.data.sources import load_case
     from medmix.metrics import parse_metric
     from medmix.models import PredictionFolder
     from medmix.progress import Progress
@@ -320,21 +322,24 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
         with Progress("evaluate", len(plan), enabled=progress, context=f"model {name}") as bar:
             for task, why in missing.items():
                 bar.note(f"skipped {task}: {why}")
+            todo = []
             for card, case_id, position, budget in plan:
                 if store.done(card.name, case_id):
                     bar.advance(text=f"{card.name} (resumed)", resumed=True)
-                    continue
-                case = load_case(card, case_id, config.data_root)
-                if budget is not None:
-                    case = cap_case_slices(case, budget)
-                part = _run_case(runner_model, is_folder, case, card, position, config, protocol, frozen,
-                                 metrics_by_task[card.name], capped=budget is not None)
+                else:
+                    todo.append((card, case_id, position, budget))
+            args = (config, protocol, frozen, metrics_by_task, out_dir)
+            if config.workers > 1 or config.scheduler:
+                from medmix.evaluation.distributed import distributed_cases
+
+                parts = distributed_cases(todo, model if model is not None else None, runner_model, is_folder,
+                                          args, workers=config.workers, scheduler=config.scheduler)
+            else:
+                parts = ((item, compute_case(runner_model, is_folder, *item, *args)) for item in todo)
+            for (card, case_id, _, _), part in parts:
                 timings["predict_s"] += part["predict_s"]
                 timings["score_s"] += part["score_s"]
-                timings["n_slices"] += 0 if is_folder else _prompted_slices(case)
-                pred = part.pop("pred")
-                if config.save_predictions:
-                    _save_prediction(out_dir, card.name, case, pred)
+                timings["n_slices"] += part.pop("n_slices")
                 store.write(card.name, case_id, part.pop("rows"), part.pop("staging"), part)
                 bar.advance(text=card.name)
         order = [(card.name, case_id) for card, case_id, _, _ in plan]
@@ -374,6 +379,24 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
         if len(lesions):
             atomic_save(out_dir / "lesions.csv", lambda p: lesions.to_csv(p, index=False))
     return EvaluationResult(out_dir, cases, staging, summary, lesions, clicks)
+
+
+def compute_case(model, is_folder: bool, card, case_id: str, position: int, budget: int | None, config, protocol,
+                 frozen, metrics_by_task: dict, out_dir: Path) -> dict:
+    """Load, predict and score one planned case (and save its prediction when asked): the part the store writes,
+    plus "n_slices". The same function runs in this process or on a Dask worker."""
+    from medmix.data.sources import load_case
+
+    case = load_case(card, case_id, config.data_root)
+    if budget is not None:
+        case = cap_case_slices(case, budget)
+    part = _run_case(model, is_folder, case, card, position, config, protocol, frozen, metrics_by_task[card.name],
+                     capped=budget is not None)
+    pred = part.pop("pred")
+    if config.save_predictions:
+        _save_prediction(out_dir, card.name, case, pred)
+    part["n_slices"] = 0 if is_folder else _prompted_slices(case)
+    return part
 
 
 def _run_case(model, is_folder: bool, case, card, position: int, config, protocol, frozen, metrics: list[str], *,

@@ -1,15 +1,18 @@
 """SMAC3 search over merge recipes: `medmix merge search --config C.yaml --out DIR`.
 
-Loop: SMAC's ask/tell. Asks are pipelined with evaluation (the next configuration is asked for while the
-previous one runs), so the optimiser's own latency hides behind the trial. Every finished trial is appended to
-`trials.jsonl` (fsync'd) before SMAC is told; re-running the same command first tells SMAC every recorded trial
-and then continues, so no finished trial is lost and SMAC's interactive "metadata changed" prompt can never
-appear (its run folder is rewritten from our record). Trials run in this process (one device) or on Dask
+Loop: the strategy's ask/tell (SMAC RF / GP / random or CMA-ES, `medmix.merging.strategies`), the strategy in a
+process of its own that keeps `pipeline_depth` proposals asked ahead (`medmix.merging.optimiser`), so its latency
+hides behind the trials and never competes with the trial loop for the interpreter. Every finished trial is
+appended to `trials.jsonl` (fsync'd) before the strategy is told; re-running the same command first replays every
+recorded trial to the strategy and then continues, so no finished trial is lost and SMAC's interactive "metadata
+changed" prompt can never appear (its run folder is rewritten from our record). A proposal the log already answers
+is told its recorded cost and does not count as a trial. Trials run in this process (one device) or on Dask
 workers (`workers: N` for a local cluster, `scheduler: ADDRESS` for an existing one); workers cache the pool.
 
 Objectives: single task (cost = 1 − mean slice Dice on the calibration split), or several tasks as several
-objectives with ParEGO really passed to the facade (or mean aggregation). Optional multi-fidelity (budget =
-calibration slices, Hyperband) and racing over tasks as SMAC instances. The config is read by
+objectives with ParEGO really passed to the facade (or mean aggregation); with Hyperband (budget = calibration
+slices) or CMA-ES, medmix's own ParEGO scalarisation with fresh weights per proposal. Racing over tasks as SMAC
+instances. The config is read by
 `medmix.merging.search_config`, SMAC is set up by `medmix.merging.smac_setup`; this module runs the loop and
 writes the results.
 """
@@ -31,7 +34,6 @@ from medmix.errors import MedmixError
 # The config API is re-exported: `from medmix.merging.search import load_search_config, run_search` keeps working.
 from medmix.merging.search_config import (AGGREGATIONS, FACADES, MODES, SearchConfig, SearchSettings,  # noqa: F401
                                           check_search_inputs, load_search_config, search_config_from_dict)
-from medmix.merging.smac_setup import make_smac, multi_objective, trial_cost
 from medmix.merging.trial import EngineSetup, get_engine, worker_trial
 from medmix.run_folder import RunLock, check_stamp, stamp
 
@@ -140,20 +142,33 @@ def _stamp_search(out: Path, config: SearchConfig, settings: SearchSettings) -> 
 
 def _search_loop(config: SearchConfig, settings: SearchSettings, out: Path, log_path: Path, engine, executor,
                  records: list[dict], progress: bool) -> SearchResult:
-    """SMAC's ask/tell with pipelined trials; every finished trial is logged (fsync'd) before SMAC is told."""
-    from ConfigSpace import Configuration
-    from smac.runhistory.dataclasses import TrialInfo, TrialValue
+    trials, wall_s = search_trials(config, settings, out, engine, executor, records, progress)
+    return _finish(config, out, engine, trials, engine.tasks, wall_s, settings, n_resumed=len(records))
 
+
+def search_trials(config: SearchConfig, settings: SearchSettings, out: Path, engine, executor, records: list[dict],
+                  progress: bool = False) -> tuple[list[dict], float]:
+    """The ask / tell loop: proposals come from the strategy (in its own process unless `optimiser_process` is
+    false, `medmix.merging.optimiser`), trials run on the executor, every finished trial is logged (fsync'd)
+    before the strategy is told, tells in the order proposals were handed out. Returns (trials, wall s)."""
+    from functools import partial
+
+    from medmix.merging.optimiser import LocalOptimiser, OptimiserProcess
+    from medmix.merging.strategies import cost_mode, make_strategy, parego_weights, trial_cost
     from medmix.progress import Progress
 
+    log_path = out / "trials.jsonl"
     space, tasks = engine.space, engine.tasks
     _write_report(out, engine)
-    smac, cs = make_smac(config, space, tasks, out, engine.calibration.total_slices)
-    multi = multi_objective(settings, tasks)
+    mode = cost_mode(settings, tasks)
+    factory = partial(make_strategy, config, space, tasks, out, engine.calibration.total_slices)
+    kind = OptimiserProcess if settings.optimiser_process else LocalOptimiser
+    # Repeats (a proposal the log already answers) do not count as trials; at most n_trials of them, so a strategy
+    # that keeps proposing what it has seen cannot loop for ever.
+    optimiser = kind(factory, depth=executor.capacity, limit=2 * settings.n_trials, first_number=len(records),
+                     records=records)
+    repeats = 0
     cache = {_canonical(r["config"], r["budget"], r["instance"]): r for r in records}
-    for r in records:  # resume: SMAC learns every finished trial before asking anything
-        info = TrialInfo(Configuration(cs, values=r["config"]), seed=0, budget=r["budget"], instance=r["instance"])
-        smac.tell(info, TrialValue(cost=r["cost"], time=r["eval_s"]), save=False)
     trials = list(records)
     started = time.perf_counter()
     in_flight: deque = deque()
@@ -163,44 +178,53 @@ def _search_loop(config: SearchConfig, settings: SearchSettings, out: Path, log_
         return settings.walltime_s is not None and time.perf_counter() - started > settings.walltime_s
 
     asked = len(trials)
-    with Progress("merge search", settings.n_trials, enabled=progress, done=len(trials),
-                  context=f"{len(tasks)} task(s), {len(space.units)} units searched") as bar:
-        while True:
-            while len(in_flight) < executor.capacity and asked < settings.n_trials and not out_of_time():
+    try:
+        with Progress("merge search", settings.n_trials, enabled=progress, done=len(trials),
+                      context=f"{len(tasks)} task(s), {len(space.units)} units searched") as bar:
+            while True:
+                while len(in_flight) < executor.capacity and asked < settings.n_trials and not out_of_time():
+                    t0 = time.perf_counter()
+                    got = optimiser.next()
+                    if got is None:  # the strategy waits for results (CMA-ES between generations)
+                        break
+                    proposal, ask_s = got
+                    wait_s = time.perf_counter() - t0
+                    key = _canonical(proposal.values, proposal.budget, proposal.instance)
+                    if key in cache:  # the same trial again: answer from the record
+                        r = cache[key]
+                        optimiser.tell(proposal.number, r["cost"], r["eval_s"])
+                        repeats += 1
+                        if repeats > settings.n_trials:
+                            break
+                        continue
+                    asked += 1
+                    future = executor.submit(proposal.values, proposal.budget, proposal.instance)
+                    in_flight.append((proposal, ask_s, wait_s, future))
+                if not in_flight:
+                    break
+                proposal, ask_s, wait_s, future = in_flight.popleft()
+                result = future.result()
+                weights = parego_weights(settings.seed, proposal.number, len(tasks)) if mode == "parego" else None
+                cost = trial_cost(result["scores"], tasks, mode, proposal.instance, weights)
                 t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    # SMAC 2.4's local search logs the mean of an empty list when no neighbour improves.
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    info = smac.ask()
-                ask_s = time.perf_counter() - t0
-                values = plain_values(info.config)
-                key = _canonical(values, info.budget, info.instance)
-                asked += 1
-                if key in cache:  # the same trial again: answer from the record
-                    r = cache[key]
-                    smac.tell(info, TrialValue(cost=r["cost"], time=r["eval_s"]), save=False)
-                    continue
-                in_flight.append((info, values, ask_s, executor.submit(values, info.budget, info.instance)))
-            if not in_flight:
-                break
-            info, values, ask_s, future = in_flight.popleft()
-            result = future.result()
-            cost = trial_cost(result["scores"], tasks, multi, info.instance)
-            t0 = time.perf_counter()
-            smac.tell(info, TrialValue(cost=cost, time=result["eval_s"]), save=False)
-            tell_s = time.perf_counter() - t0
-            record = {"trial": len(trials), "config": values, "budget": info.budget, "instance": info.instance,
-                      "origin": info.config.origin, "scores": result["scores"], "cost": cost,
-                      "merge_s": result["merge_s"], "eval_s": result["eval_s"], "ask_s": ask_s, "tell_s": tell_s,
-                      "finished_s": time.perf_counter() - started}
-            _append_log(log_path, record)
-            trials.append(record)
-            cache[_canonical(values, info.budget, info.instance)] = record
-            best = max(best, sum(record["scores"].values()) / len(record["scores"]))
-            bar.advance(text=f"best mean calibration Dice {best:.4f}")
-    wall_s = time.perf_counter() - started
-    smac.runhistory.save(out / "smac" / "runhistory.json")
-    return _finish(config, out, engine, trials, tasks, wall_s, settings, n_resumed=len(records))
+                optimiser.tell(proposal.number, cost, result["eval_s"])
+                tell_s = time.perf_counter() - t0
+                record = {"trial": len(trials), "config": proposal.values, "budget": proposal.budget,
+                          "instance": proposal.instance, "origin": proposal.origin, "scores": result["scores"],
+                          "cost": cost, "merge_s": result["merge_s"], "eval_s": result["eval_s"], "ask_s": ask_s,
+                          "tell_s": tell_s, "wait_s": wait_s, "finished_s": time.perf_counter() - started}
+                if weights is not None:
+                    record["parego_weights"] = [float(w) for w in weights]
+                _append_log(log_path, record)
+                trials.append(record)
+                cache[_canonical(proposal.values, proposal.budget, proposal.instance)] = record
+                best = max(best, sum(record["scores"].values()) / len(record["scores"]))
+                bar.advance(text=f"best mean calibration Dice {best:.4f}")
+        wall_s = time.perf_counter() - started
+        optimiser.save()
+    finally:
+        optimiser.close()
+    return trials, wall_s
 
 
 def _read_log(path: Path) -> list[dict]:
@@ -314,7 +338,11 @@ def _finish(config, out: Path, engine, trials: list[dict], tasks: list[str], wal
                "eval_s_total": sum(evals),
                "busy_fraction": sum(fresh) / wall_s if fresh and wall_s > 0 else None,
                "eval_s_mean": sum(evals) / len(evals), "optimiser_s_mean": sum(optimiser) / len(optimiser),
-               "optimiser_s_max": max(optimiser), "merge_s_mean": sum(t["merge_s"] for t in trials) / len(trials)}
+               "optimiser_s_max": max(optimiser), "merge_s_mean": sum(t["merge_s"] for t in trials) / len(trials),
+               "strategy": settings.facade, "optimiser_process": settings.optimiser_process}
+    waits = [t["wait_s"] for t in trials[n_resumed:] if "wait_s" in t]
+    if waits:  # how long the loop waited for a proposal (the device may still have had queued trials)
+        timings["proposal_wait_s_mean"] = sum(waits) / len(waits)
     single_models = {}
     for t in trials:
         if t["origin"] == "warm start" and t["budget"] in (None, engine.calibration.total_slices):

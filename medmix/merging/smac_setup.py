@@ -1,7 +1,7 @@
 """SMAC3 for the merge search: the facade, scenario, initial design and objective for a search config.
 
 `make_smac` builds the optimiser the ask/tell loop drives (SMAC never calls a target function: medmix runs the
-trials); `multi_objective` and `trial_cost` say what SMAC is told for a trial's per-task scores.
+trials); what SMAC is told for a trial's per-task scores is `medmix.merging.strategies.trial_cost`.
 """
 
 from __future__ import annotations
@@ -67,14 +67,9 @@ def make_smac(config: SearchConfig, space, tasks: list[str], out_dir: Path, n_sl
 
 
 def multi_objective(settings: SearchSettings, tasks: list[str]) -> bool:
-    """One objective per task, except when racing (tasks are instances) or with Hyperband, which SMAC 2.4 does not
-    combine with multi-objective intensification: there the cost is 1 − the mean Dice over tasks."""
-    return len(tasks) > 1 and not settings.racing and not settings.multi_fidelity
+    """SMAC gets one objective per task only in `cost_mode` "smac_multi": with Hyperband (which SMAC 2.4 does not
+    combine with multi-objective intensification) medmix scalarises the tasks itself (ParEGO, fresh weights per
+    proposal; `medmix.merging.strategies`)."""
+    from medmix.merging.strategies import cost_mode
 
-
-def trial_cost(scores: dict[str, float], tasks: list[str], multi: bool, instance: str | None):
-    if instance is not None:
-        return 1.0 - scores[instance]
-    if multi:
-        return [1.0 - scores[t] for t in tasks]
-    return 1.0 - sum(scores[t] for t in tasks) / len(tasks)
+    return cost_mode(settings, tasks) == "smac_multi"
