@@ -4,8 +4,10 @@ SMAC's `ask` on MedSAMix's 190-dimensional space takes 0.2–1.9 s (random-fores
 the trial loop's process it competes with the loop for the interpreter lock and for the device's launch queue;
 here it runs in a spawned process (`OptimiserProcess`) that keeps `depth` proposals asked ahead of the tells: after
 each tell it asks the next proposal while the trials run. The sequence of strategy calls is the in-process one
-(`LocalOptimiser`, kept for comparison and for tests): `depth` asks, then one ask after every tell, tells in the
-order the proposals were handed out; so a seed gives the same search either way.
+(`LocalOptimiser`, kept for comparison and for tests): `depth` asks, then after every tell the asks that bring the
+proposals out or queued back to `depth` (one, usually), before any later message is read; tells come in the order
+the proposals were handed out. So the sequence depends only on the order of tells, never on timing, and a seed
+gives the same search either way, run after run.
 
 Messages (a `multiprocessing` pipe; the strategy's own objects never leave its process):
   ("replay", records)   rebuild the strategy's state from the trial log (resume), then fill the queue;
@@ -54,6 +56,12 @@ class _Server:
         self.queue.append(proposal)
         return True
 
+    def fill_all(self) -> None:
+        """Ask until `depth` proposals are out or queued. Called right after every tell (and once at the start),
+        and only then, so the order of strategy calls depends on nothing but the order of tells."""
+        while self.fill():
+            pass
+
     def next(self):
         if not self.queue:
             self.blocked = False
@@ -75,20 +83,18 @@ class LocalOptimiser:
     def __init__(self, factory, *, depth: int, limit: int, first_number: int, records: list[dict]):
         self.server = _Server(factory, depth, limit, first_number)
         self.server.replay(records)
+        self.server.fill_all()
         self.wait_s = 0.0
 
     def next(self):
         t0 = time.perf_counter()
-        while self.server.fill():
-            pass
         out = self.server.next()
         self.wait_s += time.perf_counter() - t0
         return out
 
     def tell(self, number: int, cost, time_s: float) -> None:
         self.server.tell(number, cost, time_s)
-        while self.server.fill():  # the next ask happens now, in the loop's process, as before
-            pass
+        self.server.fill_all()  # the next asks happen now, in the loop's process, as before
 
     def save(self) -> None:
         self.server.strategy.save()
@@ -127,16 +133,12 @@ def _serve(conn, factory, depth: int, limit: int, first_number: int, records: li
     try:
         server = _Server(factory, depth, limit, first_number)
         server.replay(records)
+        server.fill_all()
         conn.send(("ready", None))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     while True:
-        # Answer whatever is waiting; otherwise ask ahead (the parent is busy with trials meanwhile).
-        if not conn.poll(0):
-            if server.fill():
-                continue
-            conn.poll(None)
         try:
             message = conn.recv()
         except EOFError:
@@ -147,6 +149,7 @@ def _serve(conn, factory, depth: int, limit: int, first_number: int, records: li
                 conn.send(("ok", server.next()))
             elif kind == "tell":
                 server.tell(*message[1:])
+                server.fill_all()  # the next asks happen now, while the parent runs trials
             elif kind == "save":
                 server.strategy.save()
                 conn.send(("ok", True))
