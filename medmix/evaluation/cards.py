@@ -34,7 +34,10 @@ Format (defaults in brackets):
                                      # name: domain1} (a split the dataset's dataset.json defines)
     prompt: {kind: tight_box, per_component: false, seed: 0}   # [this]; jittered_box needs
                                      # jitter: {shift_px: [lo, hi] | shift_frac: [lo, hi], scale_frac: [lo, hi]};
-                                     # medsamix_jitter (2-D only) is MedSAMix's fundus jitter, seed 42
+                                     # medsamix_jitter (2-D only) is MedSAMix's fundus jitter, seed 42;
+                                     # center_point, random_points {positive, negative, band_px},
+                                     # box_and_point, iterative {start, rounds, noc_cap, mask_input}: see
+                                     # medmix.data.prompts.spec
     metrics: [dice, iou, hd95, assd, nsd, bahd]           # [these] any name parse_metric accepts
     staging: {rule: kidney, feret: 3d, convention: corners}   # optional; rule: a built-in name or a custom
                                      # rule mapping (medmix.staging.rule_from_config)
