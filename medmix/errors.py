@@ -29,6 +29,12 @@ class ConfigError(MedmixError, ValueError):
     """A configuration file or field is invalid (the message names the field path)."""
 
 
+def close_match_hint(value, choices) -> str:
+    """" (did you mean 'x'?)" for the closest of `choices` to `value`, or "" (for unknown keys and option values)."""
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class UnknownNameError(MedmixError, KeyError):
     """A registry lookup failed; the message offers the closest names and the list of choices."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from medmix.data.intensity import INTENSITY_KINDS, PERCENTILE_SCOPES, IntensitySpec
 from medmix.data.prompts import PromptSpec, parse_prompt_mapping
-from medmix.errors import ConfigError, MedmixError
+from medmix.errors import ConfigError, MedmixError, close_match_hint
 from medmix.evaluation.cards import (CHANNELS, DEFAULT_FRACTION, DEFAULT_METRICS, FERET_CONVENTIONS, FERET_MODES,
                                      MEDSAMIX_TEST_FRACTION, MNI_DATASET, MODALITIES, PROVENANCE_KINDS,
                                      SLICE_AXIS_WORDS, SOURCES, SPLIT_RULES, DownloadSpec, EntrySpec, ProvenanceSpec,
@@ -82,9 +82,8 @@ class Validator:
     def refuse_unknown(self, mapping: Mapping, allowed: Sequence[str], path: str) -> None:
         for key in mapping:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise self.error(path, f"unknown key {key!r}{hint}. Allowed keys: {', '.join(allowed)}.")
+                raise self.error(path, f"unknown key {key!r}{close_match_hint(key, allowed)}. Allowed keys: "
+                                       f"{', '.join(allowed)}.")
 
     def text(self, value, path: str) -> str:
         if not isinstance(value, str):

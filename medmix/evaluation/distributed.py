@@ -92,24 +92,11 @@ def _worker_model(spec: dict):
 
         if spec["threads"]:
             torch.set_num_threads(spec["threads"])
-        device = config.device or _worker_device()
+        from medmix.models.sam_family import dask_worker_device
+
+        device = config.device or dask_worker_device() or "cpu"
         _WORKER_MODELS[key] = _resolve_model(replace(config, device=device), None, spec["protocol"])
     return _WORKER_MODELS[key]
-
-
-def _worker_device() -> str:
-    import torch
-
-    if not torch.cuda.is_available():
-        return "cpu"
-    try:
-        from distributed import get_worker
-
-        name = get_worker().name
-        index = int(name) if str(name).isdigit() else 0
-    except (ImportError, ValueError):
-        index = 0
-    return f"cuda:{index % torch.cuda.device_count()}"
 
 
 __all__ = ["distributed_cases"]

@@ -332,7 +332,7 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
             if config.workers > 1 or config.scheduler:
                 from medmix.evaluation.distributed import distributed_cases
 
-                parts = distributed_cases(todo, model if model is not None else None, runner_model, is_folder,
+                parts = distributed_cases(todo, model, runner_model, is_folder,
                                           args, workers=config.workers, scheduler=config.scheduler)
             else:
                 parts = ((item, compute_case(runner_model, is_folder, *item, *args)) for item in todo)

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medmix.errors import ConfigError, InputError, UnknownNameError
+from medmix.errors import ConfigError, InputError, UnknownNameError, close_match_hint
 from medmix.evaluation.cards import TaskCard, load_card
 
 EVAL_ENV = "MEDMIX_EVAL_DIR"
@@ -149,11 +149,8 @@ def _load_suite_file(path: Path, *, builtin: bool) -> Suite:
                           f"{type(data).__name__}.")
     for key in data:
         if key not in _SUITE_KEYS:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), _SUITE_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{path}: unknown key {key!r}{hint}. Allowed keys: {', '.join(_SUITE_KEYS)}.")
+            raise ConfigError(f"{path}: unknown key {key!r}{close_match_hint(key, _SUITE_KEYS)}. Allowed keys: "
+                              f"{', '.join(_SUITE_KEYS)}.")
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{path}: name: expected text, got {name!r}.")

@@ -12,11 +12,10 @@ task and the mean in bold. Level 0 of `shift_px` is the tight box (plus any scal
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from medmix.errors import ConfigError
+from medmix.errors import ConfigError, close_match_hint
 
 SWEEP_PARAMETERS = ("shift_px", "shift_frac", "scale_frac")
 SWEEP_KINDS = ("jittered_box", "box_and_point", "iterative")
@@ -39,10 +38,8 @@ def parse_sweep(text: str) -> tuple[str, list[float]]:
     name, eq, values = str(text).partition("=")
     name = name.strip()
     if not eq or name not in SWEEP_PARAMETERS:
-        close = difflib.get_close_matches(name, SWEEP_PARAMETERS, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"--sweep: expected PARAM=v1,v2,… with PARAM one of {', '.join(SWEEP_PARAMETERS)}, got "
-                          f"{text!r}{hint}.")
+                          f"{text!r}{close_match_hint(name, SWEEP_PARAMETERS)}.")
     try:
         levels = [float(v) for v in values.split(",") if v.strip()]
     except ValueError:

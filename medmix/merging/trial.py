@@ -136,16 +136,7 @@ def get_engine(setup: EngineSetup, device=None) -> TrialEngine:
 
 def worker_trial(setup: EngineSetup, values: dict, budget: float | None, instance: str | None) -> dict:
     """Dask task: runs on a worker with that worker's cached engine (one GPU per worker when there are GPUs)."""
-    device = None
-    try:
-        import torch
-        from distributed import get_worker
+    from medmix.models.sam_family import dask_worker_device
 
-        if torch.cuda.is_available():
-            name = get_worker().name
-            index = int(name) if str(name).isdigit() else abs(hash(name))
-            device = f"cuda:{index % torch.cuda.device_count()}"
-    except (ImportError, ValueError):
-        pass
-    engine = get_engine(setup, device)
+    engine = get_engine(setup, dask_worker_device())
     return engine.run(values, budget, instance)

@@ -23,8 +23,9 @@ import numpy as np
 
 
 def run_decoder(model, embeddings, sparse, dense, *, multimask: bool = False):
-    """(low-res logits (m, 1, 4h, 4w), predicted IoU (m,)) for m prompts whose embeddings `embeddings` (m, C, h, w),
-    sparse (m, t, C) and dense (m, C, h, w) prompt embeddings are given."""
+    """(low-res logits (m, 1, 4h, 4w), predicted IoU (m,) of the chosen mask, or None for the single-mask output,
+    whose IoU head nobody reads: the merge search's trials decode through here) for m prompts whose embeddings
+    `embeddings` (m, C, h, w), sparse (m, t, C) and dense (m, C, h, w) prompt embeddings are given."""
     import torch
 
     md = model.mask_decoder
@@ -40,8 +41,7 @@ def run_decoder(model, embeddings, sparse, dense, *, multimask: bool = False):
     flat = upscaled.reshape(b2, c2, h2 * w2)
     if not multimask:  # mask token 0: the single-mask output
         hyper = md.output_hypernetworks_mlps[0](hs[:, 1, :])
-        iou = md.iou_prediction_head(hs[:, 0, :])[:, 0]
-        return (hyper.unsqueeze(1) @ flat).reshape(b2, 1, h2, w2), iou
+        return (hyper.unsqueeze(1) @ flat).reshape(b2, 1, h2, w2), None
     tokens_out = range(1, md.num_mask_tokens)
     hyper = torch.stack([md.output_hypernetworks_mlps[i](hs[:, 1 + i, :]) for i in tokens_out], dim=1)
     masks = (hyper @ flat).reshape(b2, len(tokens_out), h2, w2)
@@ -111,8 +111,6 @@ def decode_slice_prompts(model, encoded: EncodedSlices, prompts: Sequence, prep,
             if has_mask:
                 masks = torch.cat([objects[n][3] for n in part]).to(device=device, dtype=torch.float32)
             sparse, dense = pe(points=points, boxes=boxes, masks=masks)
-            if dense.shape[0] != len(part):  # no mask input: one dense embedding for all
-                dense = dense.expand(len(part), -1, -1, -1)
             logits, _ = run_decoder(model, encoded.embeddings[image_index], sparse, dense, multimask=multimask)
             for n, value in zip(part, logits):
                 low_res[n] = value

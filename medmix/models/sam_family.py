@@ -89,6 +89,25 @@ def resolve_device(device: Any = None):
     return dev
 
 
+def dask_worker_device() -> str | None:
+    """On a Dask worker with CUDA: cuda:(i mod #GPUs), i = the worker's name when it is a number (a LocalCluster's
+    0, 1, …), else a stable hash of it; None (the default device) without CUDA or outside a worker."""
+    import zlib
+
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    try:
+        from distributed import get_worker
+
+        name = str(get_worker().name)
+    except (ImportError, ValueError):
+        return None
+    index = int(name) if name.isdigit() else zlib.crc32(name.encode())
+    return f"cuda:{index % torch.cuda.device_count()}"
+
+
 def _as_boxes(value, index: int, model_name: str) -> np.ndarray:
     arr = np.asarray(value, dtype=np.float64)
     if arr.size == 0:

@@ -21,14 +21,13 @@ Kinds and the options each takes (anything else is refused with the field's path
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from medmix.errors import ConfigError, InputError
+from medmix.errors import ConfigError, InputError, close_match_hint
 
 PROMPT_KINDS = ("tight_box", "jittered_box", "medsamix_jitter", "center_point", "random_points", "box_and_point",
                 "iterative")
@@ -203,7 +202,7 @@ def parse_prompt_mapping(value: Mapping, *, where: str = "prompt", file: str | N
     allowed = ("kind", "seed") + _KIND_KEYS[kind]
     for key in data:
         if key not in allowed:
-            hint = _close(key, allowed)
+            hint = close_match_hint(key, allowed)
             also = f" ({key!r} belongs to kind {_owner(key)})" if key in _ALL_KEYS else ""
             raise ConfigError(f"{prefix}{where}: unknown key {key!r}{hint}{also}. Allowed keys for kind {kind!r}: "
                               f"{', '.join(allowed)}.")
@@ -216,7 +215,7 @@ def parse_prompt_mapping(value: Mapping, *, where: str = "prompt", file: str | N
                 raise ConfigError(f"{where}.jitter: expected a mapping, e.g. {{shift_px: [0, 10]}}, got {jitter!r}.")
             for key in jitter:
                 if key not in _JITTER_KEYS:
-                    raise ConfigError(f"{where}.jitter: unknown key {key!r}{_close(key, _JITTER_KEYS)}. Allowed "
+                    raise ConfigError(f"{where}.jitter: unknown key {key!r}{close_match_hint(key, _JITTER_KEYS)}. Allowed "
                                       f"keys: {', '.join(_JITTER_KEYS)}.")
             jitter = JitterSpec(**dict(jitter))
         return PromptSpec(jitter=jitter, **data)
@@ -269,12 +268,7 @@ def _owner(key: str) -> str:
 
 
 def _unknown(where: str, value, choices: Sequence[str]) -> str:
-    return f"{where}: expected one of {', '.join(choices)}, got {value!r}{_close(value, choices)}."
-
-
-def _close(value, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{where}: expected one of {', '.join(choices)}, got {value!r}{close_match_hint(value, choices)}."
 
 
 def _count(value, where: str, minimum: int) -> None:
