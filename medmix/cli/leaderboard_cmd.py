@@ -37,14 +37,23 @@ def leaderboard(
         "--missing-value", metavar="METRIC=VALUE",
         help="Value a missing case counts as under aggregate-then-rank (default: 0 for overlap metrics, else the "
              "worst value observed in the task). Repeatable.", show_default=False)] = None,
-    plots: Annotated[bool, typer.Option(help="Write the PNG plots (and embed them in the HTML page).")] = True,
+    compat: Annotated[str, typer.Option(
+        metavar="MODE", help="Ranking conventions: 'medmix' (exact Wilcoxon for small n, ...) or 'challenger' "
+                             "(challengeR 1.0.5's: normal-approximation Wilcoxon with continuity correction, its rank "
+                             "for missing cases, exact ties, consensus by tie-averaged ranks).")] = "medmix",
+    plots: Annotated[bool, typer.Option(help="Write the figures (and embed them in the HTML page).")] = True,
+    figure_format: Annotated[Optional[list[str]], typer.Option(
+        "--figure-format", metavar="png|svg", help="Figure file format (repeatable; default png). The HTML page "
+                                                   "embeds the PNG when written, else the SVG.",
+        show_default=False)] = None,
     verbose: VerboseOpt = False,
     plugin: PluginOpt = None,
 ) -> None:
     """Rank models in a challenge-style leaderboard: rankings, statistics, significance and bootstrap stability.
 
     Writes leaderboard.md/.csv/.json/.html, statistics.csv, pairwise.csv, stability.csv, missing.csv,
-    subgroups.csv and PNG plots to --out. Metric direction comes from the metric registry (plugins included).
+    subgroups.csv, consensus.csv, one grand-challenge metrics.json per algorithm (metrics/) and the figures to
+    --out. Inputs may also be grand-challenge evaluation outputs (metrics.json files or folders of them). Metric direction comes from the metric registry (plugins included).
     """
     with command_context(plugin, verbose):
         from medmix.leaderboard import build_leaderboard
@@ -52,7 +61,7 @@ def leaderboard(
         board = build_leaderboard(
             inputs, out, metrics=tuple(metric) if metric else None, scheme=scheme, seed=seed, n_bootstrap=bootstrap,
             alpha=alpha, names=name or None, missing_values=_parse_missing(missing_value or []),
-            tasks=task or None, plots=plots,
+            tasks=task or None, plots=plots, compat=compat, figure_formats=tuple(figure_format or ("png",)),
         )
         _print(board)
         make_console().print(f"wrote {len(board.files)} files to {out}: " + ", ".join(p.name for p in board.files))

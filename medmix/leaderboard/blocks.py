@@ -108,8 +108,23 @@ def _tau_text(board, scope: str) -> str:
             f"(95% of draws in [{tau['tau_q025']:.2f}, {tau['tau_q975']:.2f}]).")
 
 
-def document(board, *, images: dict[str, str] | None = None) -> list[Block]:
-    """The leaderboard as blocks, shared by the Markdown and HTML renderers. `images`: title → PNG file name."""
+def _figure_blocks(figures, task: str | None) -> list[Block]:
+    blocks = []
+    for name, title, where in figures:
+        if where == task:
+            blocks += [Block("h3", title), Block("img", (title, name))]
+    return blocks
+
+
+def _wilcoxon_text(board) -> str:
+    if board.conventions.wilcoxon == "normal_cc":
+        return "normal approximation with tie and continuity correction, as R's wilcox.test(exact = FALSE)"
+    return "scipy's conventions: zero differences dropped, exact null for small samples"
+
+
+def document(board, *, figures: list[tuple[str, str, str | None]] = ()) -> list[Block]:
+    """The leaderboard as blocks, shared by the Markdown and HTML renderers. `figures`: (file name, title, task or
+    None for a figure across tasks), shown in each task's section and in "Figures"."""
     blocks: list[Block] = [Block("h1", "medmix leaderboard")]
     metrics_text = ", ".join(f"{m.key} ({m.direction})" for m in board.metrics)
     n_cases = sum(len(w) for (t, k), w in board.values.items() if k == board.metrics[0].key)
@@ -118,6 +133,8 @@ def document(board, *, images: dict[str, str] | None = None) -> list[Block]:
              f"α = {board.alpha:g}")
     if board.stability is not None:
         intro += f" · bootstrap: {board.n_bootstrap} draws, seed {board.seed}"
+    if board.conventions.name != "medmix":
+        intro += f" · conventions: {board.conventions.name} (--compat)"
     blocks.append(Block("p", intro + "."))
     if board.warnings:
         blocks.append(Block("ul", [f"Note: {w}" for w in board.warnings]))
@@ -125,8 +142,9 @@ def document(board, *, images: dict[str, str] | None = None) -> list[Block]:
     # overall
     blocks.append(Block("h2", "Overall ranking", "overall"))
     stab = _stab(board, OVERALL)
-    columns = ["Rank", "Algorithm", "Rank score"]
-    numeric = [True, False, True]
+    columns = ["Rank", "Algorithm", "Rank score", "Consensus (mean tie-averaged rank)"]
+    numeric = [True, False, True, True]
+    consensus = board.consensus[board.consensus["method"] == "euclidean"].set_index("algorithm")["score"]
     for m in board.metrics:
         columns += [f"{m.key} mean over tasks ({m.arrow})", f"{m.key} rank"]
         numeric += [True, True]
@@ -137,7 +155,7 @@ def document(board, *, images: dict[str, str] | None = None) -> list[Block]:
     overall = board.overall.set_index("algorithm")
     for algo in board.order():
         row = overall.loc[algo]
-        cells = [_rank_cell(row["rank"]), Cell(algo), _num(row["rank_score"], 2)]
+        cells = [_rank_cell(row["rank"]), Cell(algo), _num(row["rank_score"], 2), _num(consensus[algo], 2)]
         for m in board.metrics:
             cells += [_num(row[f"{m.key}_mean_over_tasks"]), _rank_cell(row[f"{m.key}_rank"])]
         if stab:
@@ -148,12 +166,16 @@ def document(board, *, images: dict[str, str] | None = None) -> list[Block]:
         rows.append(cells)
     blocks.append(Block("table", Table(columns, rows, numeric, "overall-table")))
     n_rankings = len(board.values)
-    text = (f"Rank score = mean rank over the {n_rankings} task × metric rankings (lower is better); each metric "
-            f"rank is the {SCHEME_TITLES[board.scheme]} within a task. ")
+    averaged = "tie-averaged " if board.conventions.combine == "mean_average_rank" else ""
+    text = (f"Rank score = mean {averaged}rank over the {n_rankings} task × metric rankings (lower is better); each "
+            f"metric rank is the {SCHEME_TITLES[board.scheme]} within a task. Consensus = challengeR's consensus "
+            "(mean of tie-averaged ranks, ties 1, 1, 3 counted 1.5, 1.5, 3). ")
     if board.stability is not None:
         text += ("Bootstrap: the cases of every task resampled with replacement and the whole leaderboard re-ranked "
                  f"{board.n_bootstrap} times. " + _tau_text(board, OVERALL))
     blocks.append(Block("p", text.strip()))
+
+    blocks += _consensus_blocks(board)
 
     # schemes
     blocks.append(Block("h2", "Ranking under each scheme", "schemes"))
@@ -186,19 +208,25 @@ def document(board, *, images: dict[str, str] | None = None) -> list[Block]:
     # tasks
     for task in board.tasks:
         blocks += _task_blocks(board, task)
+        blocks += _figure_blocks(figures, task)
 
-    if images:
-        blocks.append(Block("h2", "Plots", "plots"))
-        for title, name in images.items():
-            blocks.append(Block("h3", title))
-            blocks.append(Block("img", (title, name)))
+    across = _figure_blocks(figures, None)
+    if across:
+        blocks.append(Block("h2", "Figures across tasks", "figures"))
+        blocks += across
 
     blocks.append(Block("h2", "Method", "method"))
     blocks.append(Block("ul", [
         "aggregate-then-rank: mean (or median) over cases, then rank; rank-then-aggregate: rank within each case, "
         "mean rank over cases, then rank; test-then-rank: one-sided paired Wilcoxon signed-rank test for every "
-        f"ordered pair (scipy's conventions: zero differences dropped, exact null for small samples), rank by the "
-        f"number of wins with p < {board.alpha:g}.",
+        f"ordered pair ({_wilcoxon_text(board)}), rank by the number of wins with "
+        f"p {'≤' if board.conventions.win_inclusive else '<'} {board.alpha:g} (no p-value adjustment).",
+        "Conventions: " + ("challengeR 1.0.5's (--compat challenger): exact ties, a missing case ranked (highest "
+                           "present rank) + 1 in rank-then-aggregate, rankings combined by mean tie-averaged rank."
+                           if board.conventions.name == "challenger" else
+                           "medmix's: values equal to 10 decimals tie, a missing case ranked (algorithms present) + 1 "
+                           "in rank-then-aggregate, rankings combined by mean rank; --compat challenger gives "
+                           "challengeR's."),
         "Per task the metric ranks are averaged and re-ranked; overall, the mean rank over all task × metric "
         "rankings is ranked. Ties share the best rank (\"min\").",
         "Statistics per algorithm × task × metric: mean ± SD (ddof 1), median [IQR], 95% percentile-bootstrap CI "
@@ -206,6 +234,32 @@ def document(board, *, images: dict[str, str] | None = None) -> list[Block]:
         f"Stability: {board.n_bootstrap} bootstrap draws of the cases (seed {board.seed}), each re-ranked; "
         "median bootstrap rank with its 2.5–97.5% interval and Kendall's τ against the full ranking.",
     ]))
+    return blocks
+
+
+def _consensus_blocks(board) -> list[Block]:
+    from medmix.leaderboard.consensus import CONSENSUS_METHODS, CONSENSUS_TITLES, KEMENY_MAX_ALGORITHMS
+
+    table = board.consensus.set_index(["method", "algorithm"])
+    blocks = [Block("h2", "Consensus ranking across tasks", "consensus")]
+    columns = ["Algorithm", *[f"{CONSENSUS_TITLES[m]}: rank (score)" for m in CONSENSUS_METHODS]]
+    rows = []
+    for algo in board.order():
+        cells = [Cell(algo)]
+        for method in CONSENSUS_METHODS:
+            score, rank = table.loc[(method, algo), "score"], table.loc[(method, algo), "rank"]
+            if not math.isfinite(score):
+                cells.append(Cell("–"))
+            else:
+                cells.append(Cell(f"{fmt_rank(rank)} ({fmt(score, 2)})", float(rank)))
+        rows.append(cells)
+    blocks.append(Block("table", Table(columns, rows, [False, *[True] * len(CONSENSUS_METHODS)],
+                                       "consensus-table")))
+    note = (f"Rank aggregation over the {len(board.values)} task × metric rankings of the chosen scheme. Euclidean: "
+            "challengeR's consensus(method = \"euclidean\"); Borda: relations' Borda on weak orders (mean worst tied "
+            "rank); Copeland: pairwise majority wins − losses (higher is better); Kemeny: the order with the fewest "
+            f"pairwise disagreements, exact for up to {KEMENY_MAX_ALGORITHMS} algorithms.")
+    blocks.append(Block("p", note))
     return blocks
 
 

@@ -6,6 +6,11 @@ How the pieces combine (reference.md §5):
 2. Per task, combine the metrics by mean rank (re-ranked, ties "min"): the task's rank.
 3. Overall, the rank score of an algorithm is its mean rank over every task × metric; the overall rank ranks
    that score (lower is better, ties "min"). Per metric, the mean rank over tasks gives the metric's overall rank.
+4. Next to it, consensus rankings over the same task × metric rankings (`medmix.leaderboard.consensus`: mean
+   tie-averaged rank as challengeR's consensus, median, Borda, pairwise majority, Kemeny).
+
+`compat="challenger"` computes every step with challengeR's conventions (`medmix.leaderboard.conventions`):
+then steps 2 and 3 average tie-averaged ranks, i.e. the overall rank is challengeR's euclidean consensus.
 
 Missing cases (an algorithm without a value for a case that another algorithm has):
 
@@ -35,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from medmix.errors import InputError, UnknownNameError
+from medmix.leaderboard.consensus import consensus_table
+from medmix.leaderboard.conventions import Conventions, get_conventions
 from medmix.leaderboard.io import SLICEWISE_SUFFIX, LeaderboardInput, read_inputs
 from medmix.leaderboard.ranking import SCHEME_TITLES, SCHEMES, check_scheme, mean_rank, pairwise_pvalues, \
     scheme_scores
@@ -117,7 +124,9 @@ class Leaderboard:
       `algorithm` is significantly better than `versus`;
     - missing: task, metric, algorithm, n_missing, cases, fill_value;
     - subgroups: task, variable, group, n_cases, algorithm, metric, n, mean, median;
-    - schemes: algorithm, then the overall rank under each scheme.
+    - schemes: algorithm, then the overall rank under each scheme;
+    - scheme_ranks: scope (a task or "overall"), scheme, algorithm, rank (the line plot across schemes);
+    - consensus: algorithm, method, score, rank (consensus over the task × metric rankings of the chosen scheme).
     """
 
     algorithms: list[str]
@@ -139,6 +148,9 @@ class Leaderboard:
     schemes: pd.DataFrame
     scheme_tau: dict[str, float]
     stability: Stability | None
+    conventions: Conventions
+    scheme_ranks: pd.DataFrame
+    consensus: pd.DataFrame
     sources: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     missing_values: dict[str, float] = field(default_factory=dict)
@@ -161,7 +173,13 @@ class Leaderboard:
             "alpha": self.alpha,
             "n_bootstrap": self.n_bootstrap,
             "seed": self.seed,
-            "ties": "min",
+            "ties": "min" if self.conventions.tie_decimals is None else
+                    f"min (scores equal to {self.conventions.tie_decimals} decimals tie)",
+            "compat": self.conventions.name,
+            "conventions": {"wilcoxon": self.conventions.wilcoxon, "win": "p <= alpha" if
+                            self.conventions.win_inclusive else "p < alpha",
+                            "missing_case_rank": self.conventions.missing_case_rank,
+                            "combine": self.conventions.combine},
             "ci": f"{CI_LEVEL:.0%} percentile bootstrap of the mean over cases",
             "missing": {
                 "aggregate_then_rank": "missing case = the metric's worst value (0 for overlap metrics, else the "
@@ -172,11 +190,12 @@ class Leaderboard:
             },
         }
 
-    def write(self, out_dir, *, plots: bool = True) -> list[Path]:
-        """Write leaderboard.md/.csv/.json/.html, the detail CSVs and (with `plots`) the PNG plots."""
+    def write(self, out_dir, *, plots: bool = True, figure_formats: Sequence[str] = ("png",)) -> list[Path]:
+        """Write leaderboard.md/.csv/.json/.html, the detail CSVs, one grand-challenge metrics.json per algorithm
+        and (with `plots`) the figures as PNG and/or SVG (`figure_formats`)."""
         from medmix.leaderboard.render import write_all
 
-        self.files = write_all(self, Path(out_dir), plots=plots)
+        self.files = write_all(self, Path(out_dir), plots=plots, figure_formats=tuple(figure_formats))
         return self.files
 
 
@@ -214,9 +233,12 @@ def compute_leaderboard(
     missing_values: Mapping[str, float] | None = None,
     tasks: Sequence[str] | None = None,
     names: Sequence[str] | None = None,
+    compat: str | Conventions = "medmix",
 ) -> Leaderboard:
-    """Compute a leaderboard (nothing is written). `data`: a `LeaderboardInput`, or inputs for `read_inputs`."""
+    """Compute a leaderboard (nothing is written). `data`: a `LeaderboardInput`, or inputs for `read_inputs`.
+    compat: "medmix" (default) or "challenger" (challengeR's conventions, `medmix.leaderboard.conventions`)."""
     check_scheme(scheme)
+    conventions = get_conventions(compat)
     if not 0 < alpha < 1:
         raise InputError(f"alpha must lie in (0, 1), got {alpha}.")
     if n_bootstrap < 0:
@@ -272,7 +294,7 @@ def compute_leaderboard(
 
     def ranks_for(which: str) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
         return {key: scheme_scores(wide.to_numpy(dtype=float), by_key[key[1]].higher_is_better, which,
-                                   missing_value=fill[key], alpha=alpha)
+                                   missing_value=fill[key], alpha=alpha, conventions=conventions)
                 for key, wide in values.items()}
 
     chosen = ranks_for(scheme)
@@ -288,7 +310,7 @@ def compute_leaderboard(
             for i, algo in enumerate(algorithms):
                 metric_rows.append({"task": task, "metric": metric.key, "algorithm": algo, "score": float(score[i]),
                                     "rank": int(rank[i])})
-        score, rank = mean_rank(np.stack(stacked))
+        score, rank = mean_rank(np.stack(stacked), conventions)
         task_full[task] = rank
         for i, algo in enumerate(algorithms):
             task_rows.append({"task": task, "algorithm": algo, "rank": int(rank[i]), "rank_score": float(score[i])})
@@ -296,14 +318,20 @@ def compute_leaderboard(
     task_ranks = pd.DataFrame(task_rows)
 
     statistics = _statistics(values, algorithms, seed, n_bootstrap)
-    overall = _overall(chosen, infos, algorithms, statistics)
+    overall = _overall(chosen, infos, algorithms, statistics, conventions)
     task_full[OVERALL] = overall["rank"].to_numpy(dtype=float)
 
-    schemes, scheme_tau = {"algorithm": algorithms}, {}
+    schemes, scheme_tau, scheme_rows = {"algorithm": algorithms}, {}, []
     for name in SCHEMES:
         ranks = chosen if name == scheme else ranks_for(name)
-        _, rank = mean_rank(np.stack([r for _, r in ranks.values()]))
+        _, rank = mean_rank(np.stack([r for _, r in ranks.values()]), conventions)
         schemes[name] = rank.astype(int)
+        for task in task_names:
+            _, task_rank = mean_rank(np.stack([r for (t, _), (_, r) in ranks.items() if t == task]), conventions)
+            scheme_rows += [{"scope": task, "scheme": name, "algorithm": a, "rank": int(x)}
+                            for a, x in zip(algorithms, task_rank)]
+        scheme_rows += [{"scope": OVERALL, "scheme": name, "algorithm": a, "rank": int(x)}
+                        for a, x in zip(algorithms, rank)]
     for name in SCHEMES:
         scheme_tau[name] = kendall_tau(schemes[name], schemes[scheme])
 
@@ -318,15 +346,17 @@ def compute_leaderboard(
                                              by_key[key].higher_is_better, fill[(task, key)])
                             for key in keys_here}
         stability = bootstrap_stability(tables, algorithms, scheme, full_ranks=task_full, n_bootstrap=n_bootstrap,
-                                        seed=seed, alpha=alpha)
+                                        seed=seed, alpha=alpha, conventions=conventions)
 
     return Leaderboard(
         algorithms=algorithms, tasks=task_names, metrics=infos, scheme=scheme, seed=seed, n_bootstrap=n_bootstrap,
         alpha=alpha, values=values, fill_values=fill, overall=overall, task_ranks=task_ranks,
-        metric_ranks=metric_ranks, statistics=statistics, pairwise=_pairwise(values, by_key, alpha),
+        metric_ranks=metric_ranks, statistics=statistics, pairwise=_pairwise(values, by_key, alpha, conventions),
         missing=_missing(values, fill, scheme), subgroups=_subgroups(data.subgroups, values, task_names, infos),
         schemes=pd.DataFrame(schemes), scheme_tau=scheme_tau, stability=stability, sources=data.sources,
-        warnings=warnings, missing_values=explicit_missing,
+        warnings=warnings, missing_values=explicit_missing, conventions=conventions,
+        scheme_ranks=pd.DataFrame(scheme_rows, columns=["scope", "scheme", "algorithm", "rank"]),
+        consensus=consensus_table(np.stack([r for _, r in chosen.values()]), algorithms),
     )
 
 
@@ -347,12 +377,13 @@ def _statistics(values, algorithms, seed: int, n_bootstrap: int) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def _overall(chosen, infos: list[MetricInfo], algorithms: list[str], statistics: pd.DataFrame) -> pd.DataFrame:
-    score, rank = mean_rank(np.stack([r for _, r in chosen.values()]))
+def _overall(chosen, infos: list[MetricInfo], algorithms: list[str], statistics: pd.DataFrame,
+             conventions: Conventions) -> pd.DataFrame:
+    score, rank = mean_rank(np.stack([r for _, r in chosen.values()]), conventions)
     overall = pd.DataFrame({"algorithm": algorithms, "rank": rank.astype(int), "rank_score": score})
     for metric in infos:
         ranks = [r for (task, key), (_, r) in chosen.items() if key == metric.key]
-        m_score, m_rank = mean_rank(np.stack(ranks))
+        m_score, m_rank = mean_rank(np.stack(ranks), conventions)
         overall[f"{metric.key}_mean_rank"] = m_score
         overall[f"{metric.key}_rank"] = m_rank.astype(int)
         means = statistics[statistics["metric"] == metric.key].groupby("algorithm", sort=False)["mean"].mean()
@@ -360,11 +391,11 @@ def _overall(chosen, infos: list[MetricInfo], algorithms: list[str], statistics:
     return overall
 
 
-def _pairwise(values, by_key, alpha: float) -> pd.DataFrame:
+def _pairwise(values, by_key, alpha: float, conventions: Conventions) -> pd.DataFrame:
     rows = []
     for (task, metric), wide in values.items():
         array = wide.to_numpy(dtype=float)
-        p = pairwise_pvalues(array, by_key[metric].higher_is_better)
+        p = pairwise_pvalues(array, by_key[metric].higher_is_better, wilcoxon=conventions.wilcoxon)
         adjusted = holm(p)
         present = np.isfinite(array)
         algos = list(wide.columns)
@@ -374,7 +405,9 @@ def _pairwise(values, by_key, alpha: float) -> pd.DataFrame:
                     continue
                 rows.append({"task": task, "metric": metric, "algorithm": a, "versus": b,
                              "n_pairs": int((present[:, i] & present[:, j]).sum()), "p_value": float(p[i, j]),
-                             "p_holm": float(adjusted[i, j]), "significant": bool(adjusted[i, j] < alpha)})
+                             "p_holm": float(adjusted[i, j]),
+                             "significant": bool(adjusted[i, j] <= alpha if conventions.win_inclusive
+                                                 else adjusted[i, j] < alpha)})
     return pd.DataFrame(rows, columns=["task", "metric", "algorithm", "versus", "n_pairs", "p_value", "p_holm",
                                        "significant"])
 
@@ -440,6 +473,8 @@ def build_leaderboard(
     missing_values: Mapping[str, float] | None = None,
     tasks: Sequence[str] | None = None,
     plots: bool = True,
+    compat: str = "medmix",
+    figure_formats: Sequence[str] = ("png",),
 ) -> Leaderboard:
     """Rank evaluation runs (or long CSVs) and, with `out_dir`, write the leaderboard files there.
 
@@ -449,12 +484,13 @@ def build_leaderboard(
     scheme: "aggregate_mean", "aggregate_median", "rank_then_aggregate" or "test_then_rank".
     seed, n_bootstrap: the stability bootstrap and the CIs (same seed → same files). alpha: significance level.
     names: one algorithm name per run folder. missing_values: metric → value a missing case counts as under
-    aggregate-then-rank. tasks: only these tasks.
+    aggregate-then-rank. tasks: only these tasks. compat: "medmix" or "challenger" (challengeR's conventions).
+    plots, figure_formats: write the figures, as "png" and/or "svg".
     """
     lenient = metrics is None or tuple(metrics) == DEFAULT_METRICS
     board = compute_leaderboard(inputs, metrics=None if lenient else metrics, scheme=scheme, seed=seed,
                                 n_bootstrap=n_bootstrap, alpha=alpha, missing_values=missing_values, tasks=tasks,
-                                names=names)
+                                names=names, compat=compat)
     if out_dir is not None:
-        board.write(out_dir, plots=plots)
+        board.write(out_dir, plots=plots, figure_formats=figure_formats)
     return board

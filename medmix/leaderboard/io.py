@@ -11,6 +11,9 @@ Inputs (any mix, any number):
 - a long CSV with columns task, case, algorithm, metric, value (results produced elsewhere; extra columns are
   ignored; rows whose value is empty or NaN count as missing cases and are reported).
 - a `cases.csv` file of a run (no `algorithm` column), named like its folder.
+- grand-challenge evaluation outputs: a `metrics.json` file, a folder holding one, or a folder of algorithm
+  folders that each hold one (what `medmix leaderboard` writes to `metrics/`); see
+  `medmix.leaderboard.grand_challenge`.
 - (Python API) a pandas DataFrame in the long-CSV form.
 
 Algorithm names: `names` (one per run folder, in order), else the run folder's name. Equal names are told
@@ -40,7 +43,7 @@ DIAMETER_BINS_MM = (10.0, 20.0, 30.0, 50.0)
 class Source:
     """Where an algorithm's results came from (recorded in leaderboard.json without absolute paths)."""
 
-    kind: str  # "run", "cases_csv", "long_csv" or "table"
+    kind: str  # "run", "cases_csv", "long_csv", "grand_challenge" or "table"
     name: str  # folder or file name
     algorithms: list[str]
     model: dict | None = None
@@ -301,7 +304,15 @@ def read_inputs(inputs, names: list[str] | None = None) -> LeaderboardInput:
         path = Path(item)
         if not path.exists():
             raise InputError(f"{path}: no such file or folder. Give evaluation run folders or long CSV files.")
-        if path.is_file() and _is_long_csv(path):
+        from medmix.leaderboard.grand_challenge import is_metrics_json, metrics_json_files, read_metrics_json
+
+        if is_metrics_json(path):
+            for file in metrics_json_files(path):
+                frame = read_metrics_json(file)
+                fixed.append((frame, Source("grand_challenge", file.parent.name if file.name == "metrics.json"
+                                            else file.name, [])))
+                order.append(("fixed", len(fixed) - 1))
+        elif path.is_file() and _is_long_csv(path):
             frame = _read_csv(path, LONG_COLUMNS)
             fixed.append((frame[LONG_COLUMNS], Source("long_csv", path.name, [])))
             order.append(("fixed", len(fixed) - 1))

@@ -1,6 +1,6 @@
 """Markdown and one self-contained HTML page from the document model (`medmix.leaderboard.blocks`). The HTML page
 has inline CSS and JavaScript only (click or press Enter on a column header to sort; numeric columns sort by the
-number in `data-sort`) and embeds the PNG plots as data URIs: it works offline and loads nothing from elsewhere."""
+number in `data-sort`) and embeds the figures (PNG, or SVG) as data URIs: it works offline and loads nothing from elsewhere."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def _html_cell(cell: Cell, numeric: bool, tag: str = "td") -> str:
 
 
 def to_html(blocks: list[Block], images: dict[str, bytes] | None = None, title: str = "medmix leaderboard") -> str:
-    """A single self-contained page; `images` maps PNG file names to their bytes (embedded as data URIs)."""
+    """A single self-contained page; `images` maps PNG or SVG file names to their bytes (embedded as data URIs)."""
     images = images or {}
     nav = [f'<a href="#{b.anchor}">{html.escape(b.content)}</a>' for b in blocks if b.kind == "h2" and b.anchor]
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -139,7 +139,8 @@ def to_html(blocks: list[Block], images: dict[str, bytes] | None = None, title: 
             data = images.get(name)
             if data is not None:
                 encoded = base64.b64encode(data).decode("ascii")
-                parts.append(f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}"></p>')
+                mime = "image/svg+xml" if name.endswith(".svg") else "image/png"
+                parts.append(f'<p><img alt="{html.escape(alt)}" src="data:{mime};base64,{encoded}"></p>')
         elif block.kind == "table":
             table: Table = block.content
             numeric = table.numeric or [False] * len(table.columns)

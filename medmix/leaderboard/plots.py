@@ -1,8 +1,11 @@
-"""Leaderboard plots (matplotlib, Agg, no pyplot state): bootstrap-rank blob plot, rank heatmap, significance map.
+"""Leaderboard plots (matplotlib, Agg, no pyplot state): the shared helpers (figure, deterministic PNG/SVG saving),
+the bootstrap-rank blob plot of the combined ranking, the rank heatmap and the significance map. The other figures
+live in `medmix.leaderboard.task_figures` and `medmix.leaderboard.ranking_figures`; `medmix.leaderboard.figures`
+lists them all.
 
-PNG files are deterministic: matplotlib's default style is applied whatever the user's matplotlibrc says, and
-the "Software" metadata is dropped, so the same leaderboard gives byte-identical files with the same
-matplotlib and libpng/zlib.
+Files are deterministic: matplotlib's default style is applied whatever the user's matplotlibrc says, the PNG
+"Software" and SVG "Date"/"Creator" metadata are dropped and SVG ids use a fixed salt, so the same leaderboard
+gives byte-identical files with the same matplotlib (and libpng/zlib).
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-BLOB_PLOT = "bootstrap_ranks.png"
-HEATMAP = "rank_heatmap.png"
-SIGNIFICANCE_MAP = "significance_map.png"
-PLOT_FILES = (BLOB_PLOT, HEATMAP, SIGNIFICANCE_MAP)
+BLOB_PLOT = "bootstrap_ranks"
+HEATMAP = "rank_heatmap"
+SIGNIFICANCE_MAP = "significance_map"
+FORMATS = ("png", "svg")
 
 
-def _figure(width_in: float, height_in: float):
+def figure(width_in: float, height_in: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -27,28 +30,48 @@ def _figure(width_in: float, height_in: float):
     return fig
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, stem: Path, formats=("png",)) -> list[Path]:
+    """Write `fig` as <stem>.png and/or <stem>.svg, deterministically (no timestamps, fixed SVG ids)."""
+    import matplotlib
+
     from medmix.atomic import atomic_save
 
-    return atomic_save(path, lambda p: fig.savefig(p, format="png", dpi=100, metadata={"Software": None}))
+    paths = []
+    for fmt in formats:
+        if fmt not in FORMATS:
+            from medmix.errors import UnknownNameError
+
+            raise UnknownNameError("figure format", fmt, FORMATS)
+        metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+        with matplotlib.rc_context({"svg.hashsalt": "medmix", "svg.fonttype": "path"}):
+            paths.append(atomic_save(stem.with_name(f"{stem.name}.{fmt}"),
+                                     lambda p, fmt=fmt, metadata=metadata: fig.savefig(p, format=fmt, dpi=100,
+                                                                                       metadata=metadata)))
+    return paths
 
 
-def _style():
+def style():
+    """matplotlib's default style, whatever the user's matplotlibrc says (so files are the same everywhere)."""
     import matplotlib.style
 
     return matplotlib.style.context("default")
 
 
-def _grid(n: int, max_cols: int = 4) -> tuple[int, int]:
+def grid(n: int, max_cols: int = 4) -> tuple[int, int]:
     cols = max(1, min(max_cols, n))
     return math.ceil(n / cols), cols
 
 
-def _short(name: str, limit: int = 18) -> str:
+def short(name: str, limit: int = 18) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def blob_plot(board, path: Path) -> Path:
+def file_slug(text: str) -> str:
+    """A task or metric name as part of a file name: letters, digits, '-', '_' and '.' kept, the rest '_'."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip("._") or "x"
+
+
+def blob_plot(board):
     """One panel per task plus "overall": for each algorithm (x, overall order) a blob at each bootstrap rank
     with area ∝ how often that rank occurred, the median and 2.5–97.5% interval (black), the full rank (×)."""
     stability = board.stability
@@ -56,9 +79,9 @@ def blob_plot(board, path: Path) -> Path:
     index = [board.algorithms.index(a) for a in order]
     k = len(order)
     scopes = list(stability.scopes)
-    rows, cols = _grid(len(scopes))
-    with _style():
-        fig = _figure(max(3.2, 0.45 * k + 1.6) * cols, 3.0 * rows)
+    rows, cols = grid(len(scopes))
+    with style():
+        fig = figure(max(3.2, 0.45 * k + 1.6) * cols, 3.0 * rows)
         axes = fig.subplots(rows, cols, squeeze=False)
         colors = [f"C{i % 10}" for i in range(k)]
         for n, scope in enumerate(scopes):
@@ -77,7 +100,7 @@ def blob_plot(board, path: Path) -> Path:
             ax.set_ylim(k + 0.6, 0.4)
             ax.set_yticks(range(1, k + 1))
             ax.set_xticks(range(k))
-            ax.set_xticklabels([_short(a) for a in order], rotation=45, ha="right", fontsize=7)
+            ax.set_xticklabels([short(a) for a in order], rotation=45, ha="right", fontsize=7)
             ax.set_title(scope, fontsize=9)
             ax.set_ylabel("rank", fontsize=8)
             ax.tick_params(labelsize=7)
@@ -86,10 +109,10 @@ def blob_plot(board, path: Path) -> Path:
             axes[n // cols][n % cols].set_visible(False)
         fig.suptitle(f"Bootstrap ranks ({stability.n_bootstrap} draws, seed {stability.seed}): blob area = share "
                      "of draws; bar = median and 95% interval; × = full-data rank", fontsize=8)
-        return _save(fig, path)
+        return fig
 
 
-def rank_heatmap(board, path: Path) -> Path:
+def rank_heatmap(board):
     """Tasks (rows, + overall) × algorithms (columns, overall order): colour = rank, text = rank and the first
     metric's mean. Tasks run down the page because suites have many more tasks than models."""
     order = board.order()
@@ -106,8 +129,8 @@ def rank_heatmap(board, path: Path) -> Path:
             ranks[i, j] = tr.get((task, algo), np.nan)
             means[i, j] = stats.get((task, algo), np.nan)
         ranks[t, j] = overall[algo]
-    with _style():
-        fig = _figure(max(4.5, 1.1 * k + 3.2), max(2.5, 0.42 * (t + 1) + 1.7))
+    with style():
+        fig = figure(max(4.5, 1.1 * k + 3.2), max(2.5, 0.42 * (t + 1) + 1.7))
         ax = fig.subplots()
         image = ax.imshow(ranks, cmap="viridis_r", vmin=1, vmax=max(k, 2), aspect="auto")
         for i in range(t + 1):
@@ -120,61 +143,68 @@ def rank_heatmap(board, path: Path) -> Path:
                 ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
         ax.axhline(t - 0.5, color="white", linewidth=3)
         ax.set_yticks(range(t + 1))
-        ax.set_yticklabels([_short(x, 30) for x in [*tasks, "overall"]], fontsize=7)
+        ax.set_yticklabels([short(x, 30) for x in [*tasks, "overall"]], fontsize=7)
         ax.set_xticks(range(k))
-        ax.set_xticklabels([_short(a, 22) for a in order], rotation=30, ha="right", fontsize=7)
+        ax.set_xticklabels([short(a, 22) for a in order], rotation=30, ha="right", fontsize=7)
         ax.set_title(f"Rank per task (text: rank and mean {first})", fontsize=9)
         cbar = fig.colorbar(image, ax=ax, shrink=0.8)
         cbar.set_ticks(range(1, max(k, 2) + 1))
         cbar.set_label("rank", fontsize=8)
         cbar.ax.tick_params(labelsize=7)
-        return _save(fig, path)
+        return fig
 
 
-def significance_map(board, path: Path) -> Path:
+def significance_map(board):
     """One panel per task × metric: cell (row i, column j) dark when i is significantly better than j
     (one-sided paired Wilcoxon, Holm-adjusted over the task's pairs, α); algorithms in that ranking's order."""
     from matplotlib.colors import ListedColormap
 
     panels = list(board.values)
-    rows, cols = _grid(len(panels))
+    rows, cols = grid(len(panels))
     k = len(board.algorithms)
     pairwise = board.pairwise.set_index(["task", "metric", "algorithm", "versus"])["significant"]
     ranks = board.metric_ranks.set_index(["task", "metric", "algorithm"])["rank"]
-    with _style():
-        fig = _figure(max(3.0, 0.38 * k + 1.8) * cols, max(2.8, 0.38 * k + 1.8) * rows)
+    with style():
+        fig = figure(max(3.0, 0.38 * k + 1.8) * cols, max(2.8, 0.38 * k + 1.8) * rows)
         axes = fig.subplots(rows, cols, squeeze=False)
         cmap = ListedColormap(["#f0f0f0", "#2b6cb0", "#bdbdbd"])
         for n, (task, metric) in enumerate(panels):
             ax = axes[n // cols][n % cols]
             order = sorted(board.algorithms, key=lambda a: (ranks.get((task, metric, a), k + 1),
                                                             board.algorithms.index(a)))
-            grid = np.zeros((k, k))
+            cells = np.zeros((k, k))
             for i, a in enumerate(order):
                 for j, b in enumerate(order):
-                    grid[i, j] = 2 if i == j else float(bool(pairwise.get((task, metric, a, b), False)))
-            ax.imshow(grid, cmap=cmap, vmin=0, vmax=2)
+                    cells[i, j] = 2 if i == j else float(bool(pairwise.get((task, metric, a, b), False)))
+            ax.imshow(cells, cmap=cmap, vmin=0, vmax=2)
             ax.set_xticks(range(k))
             ax.set_yticks(range(k))
-            ax.set_xticklabels([_short(a, 18) for a in order], rotation=45, ha="right", fontsize=6)
-            ax.set_yticklabels([_short(a, 18) for a in order], fontsize=6)
+            ax.set_xticklabels([short(a, 18) for a in order], rotation=45, ha="right", fontsize=6)
+            ax.set_yticklabels([short(a, 18) for a in order], fontsize=6)
             ax.set_xticks(np.arange(-0.5, k), minor=True)
             ax.set_yticks(np.arange(-0.5, k), minor=True)
             ax.grid(which="minor", color="white", linewidth=1)
             ax.tick_params(which="minor", length=0)
-            ax.set_title(f"{_short(task, 28)} · {metric}", fontsize=8)
+            ax.set_title(f"{short(task, 28)} · {metric}", fontsize=8)
         for n in range(len(panels), rows * cols):
             axes[n // cols][n % cols].set_visible(False)
         fig.suptitle(f"Significance map: blue = row significantly better than column (one-sided paired Wilcoxon, "
                      f"Holm, α = {board.alpha:g})", fontsize=8)
-        return _save(fig, path)
+        return fig
 
 
-def write_plots(board, out_dir: Path) -> list[Path]:
+def write_plots(board, out_dir: Path, formats=("png",)) -> list[tuple[Path, str, str | None]]:
+    """Write every figure (`medmix.leaderboard.figures.figure_specs`) in `formats`; returns (path, title, task or
+    None for a leaderboard-wide figure) per file written."""
+    from medmix.leaderboard.figures import figure_specs
+
     out_dir = Path(out_dir)
-    files = []
-    if board.stability is not None:
-        files.append(blob_plot(board, out_dir / BLOB_PLOT))
-    files.append(rank_heatmap(board, out_dir / HEATMAP))
-    files.append(significance_map(board, out_dir / SIGNIFICANCE_MAP))
-    return files
+    written = []
+    for spec in figure_specs(board):
+        with style():
+            fig = spec.build()
+        if fig is None:
+            continue
+        for path in save_figure(fig, out_dir / spec.stem, formats):
+            written.append((path, spec.title, spec.task))
+    return written

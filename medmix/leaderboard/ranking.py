@@ -22,7 +22,8 @@ Schemes and how each treats a missing case:
   cases make any win possible).
 
 Every function also accepts leading batch axes (values of shape (..., n_cases, n_algorithms)), which the
-bootstrap uses to re-rank thousands of resampled case sets at once.
+bootstrap uses to re-rank thousands of resampled case sets at once. `conventions` (`medmix.leaderboard.conventions`)
+switches the choices where challengeR differs (its Wilcoxon, the rank of a missing case, exact ties, win at p ≤ α).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medmix.errors import UnknownNameError
+from medmix.leaderboard.conventions import MEDMIX, Conventions
 
 SCHEMES = ("aggregate_mean", "aggregate_median", "rank_then_aggregate", "test_then_rank")
 SCHEME_TITLES = {
@@ -41,8 +43,6 @@ SCHEME_TITLES = {
     "rank_then_aggregate": "rank-then-aggregate (mean case rank)",
     "test_then_rank": "test-then-rank (significant one-sided Wilcoxon wins)",
 }
-# Scores are compared after rounding so that equal values summed in a different order still tie.
-_TIE_DECIMALS = 10
 
 
 def check_scheme(scheme: str) -> str:
@@ -51,19 +51,38 @@ def check_scheme(scheme: str) -> str:
     return scheme
 
 
-def rank_scores(scores, *, higher_is_better: bool) -> np.ndarray:
-    """Ranks along the last axis, 1 = best, ties "min"; NaN scores rank last (tied)."""
+def rank_scores(scores, *, higher_is_better: bool, tie_decimals: int | None = MEDMIX.tie_decimals) -> np.ndarray:
+    """Ranks along the last axis, 1 = best, ties "min"; NaN scores rank last (tied).
+
+    Scores equal to `tie_decimals` decimals tie (medmix: 10, so equal values summed in a different order still
+    tie); None ties only exactly equal scores (challengeR)."""
     from scipy.stats import rankdata
 
     scores = np.asarray(scores, dtype=float)
-    key = np.round(-scores if higher_is_better else scores, _TIE_DECIMALS)
+    key = -scores if higher_is_better else scores
+    if tie_decimals is not None:
+        key = np.round(key, tie_decimals)
     key = np.where(np.isnan(key), np.inf, key)
     return rankdata(key, method="min", axis=-1).astype(float)
 
 
-def case_ranks(values, higher_is_better: bool) -> np.ndarray:
-    """Per-case ranks (…, n_cases, k): 1 = best, ties "min", a missing case = worst rank (present + 1)."""
-    return rank_scores(values, higher_is_better=higher_is_better)
+def case_ranks(values, higher_is_better: bool, conventions: Conventions = MEDMIX) -> np.ndarray:
+    """Per-case ranks (…, n_cases, k): 1 = best, ties "min". A missing case gets the worst rank: medmix, the
+    number of algorithms present + 1; challengeR, the highest rank present + 1 (its rankNA2; 1 in an empty case)."""
+    ranks = rank_scores(values, higher_is_better=higher_is_better, tie_decimals=conventions.tie_decimals)
+    if conventions.missing_case_rank == "max_rank_plus_one":
+        missing = np.isnan(np.asarray(values, dtype=float))
+        if missing.any():
+            top = np.where(missing, 0.0, ranks).max(axis=-1, keepdims=True)
+            ranks = np.where(missing, top + 1.0, ranks)
+    return ranks
+
+
+def average_ties(ranks) -> np.ndarray:
+    """"min" ranks → tie-averaged ranks along the last axis (1, 1, 3 → 1.5, 1.5, 3)."""
+    from scipy.stats import rankdata
+
+    return rankdata(np.asarray(ranks, dtype=float), method="average", axis=-1)
 
 
 def _as_array(values) -> tuple[np.ndarray, list | None]:
@@ -91,7 +110,7 @@ def _case_mean(x: np.ndarray, how: str = "mean") -> np.ndarray:
 
 
 def scheme_scores(values, higher_is_better: bool, scheme: str, *, missing_value: float | None = None,
-                  alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+                  alpha: float = 0.05, conventions: Conventions = MEDMIX) -> tuple[np.ndarray, np.ndarray]:
     """(score, rank) per algorithm, each of shape (…, k), for one of `SCHEMES`.
 
     Scores: the aggregated metric value (aggregate schemes), the mean case rank (rank-then-aggregate) or the
@@ -102,24 +121,25 @@ def scheme_scores(values, higher_is_better: bool, scheme: str, *, missing_value:
     if scheme in ("aggregate_mean", "aggregate_median"):
         filled = fill_missing(values, missing_value)
         score = _case_mean(filled, "mean" if scheme == "aggregate_mean" else "median")
-        return score, rank_scores(score, higher_is_better=higher_is_better)
+        return score, rank_scores(score, higher_is_better=higher_is_better, tie_decimals=conventions.tie_decimals)
     if scheme == "rank_then_aggregate":
-        ranks = case_ranks(values, higher_is_better)
+        ranks = case_ranks(values, higher_is_better, conventions)
         empty = np.isnan(values).all(axis=-1, keepdims=True)
         score = _case_mean(np.where(empty, np.nan, ranks) if empty.any() else ranks)
-        return score, rank_scores(score, higher_is_better=False)
+        return score, rank_scores(score, higher_is_better=False, tie_decimals=conventions.tie_decimals)
     absent = np.isnan(values).all(axis=-2)  # (…, k): no value at all on this task (in this bootstrap draw)
     tested = fill_missing(values, missing_value) if missing_value is not None else values
-    wins = significant_wins(tested, higher_is_better, alpha=alpha)
+    wins = significant_wins(tested, higher_is_better, alpha=alpha, conventions=conventions)
     # NaN ranks last (tied): absent algorithms come after every present one, however few cases there are.
     return wins, rank_scores(np.where(absent, np.nan, wins), higher_is_better=True)
 
 
-def pairwise_pvalues(values, higher_is_better: bool) -> np.ndarray:
+def pairwise_pvalues(values, higher_is_better: bool, *, wilcoxon: str = "auto") -> np.ndarray:
     """p[…, i, j]: one-sided paired Wilcoxon p-value of "i better than j" over the cases both have.
 
     NaN on the diagonal and for a pair with no common case (no test, so it stays out of a Holm family); p = 1
-    for a pair whose common cases all have zero difference (a test without evidence).
+    for a pair whose common cases all have zero difference (a test without evidence; R gives NaN there).
+    `wilcoxon`: "auto" (scipy's method="auto") or "normal_cc" (R's exact=FALSE; `stats.wilcoxon_one_sided`).
     """
     from medmix.leaderboard.stats import oriented_differences, wilcoxon_one_sided
 
@@ -131,7 +151,7 @@ def pairwise_pvalues(values, higher_is_better: bool) -> np.ndarray:
     iu, ju = np.triu_indices(k, 1)
     diffs = oriented_differences(values[..., iu], values[..., ju], higher_is_better)  # (…, n, pairs)
     diffs = np.moveaxis(diffs, -2, -1).reshape(-1, n)  # rows = (batch…, pair)
-    forward, backward = wilcoxon_one_sided(diffs)
+    forward, backward = wilcoxon_one_sided(diffs, wilcoxon)
     untested = ~np.isfinite(diffs).any(axis=-1)
     forward, backward = np.where(untested, np.nan, forward), np.where(untested, np.nan, backward)
     forward, backward = forward.reshape(*batch, len(iu)), backward.reshape(*batch, len(iu))
@@ -140,10 +160,13 @@ def pairwise_pvalues(values, higher_is_better: bool) -> np.ndarray:
     return p
 
 
-def significant_wins(values, higher_is_better: bool, *, alpha: float = 0.05) -> np.ndarray:
-    """Number of algorithms each one beats with p < alpha (one-sided paired Wilcoxon), shape (…, k)."""
-    p = pairwise_pvalues(values, higher_is_better)
-    return np.sum(np.nan_to_num(p, nan=1.0) < alpha, axis=-1).astype(float)
+def significant_wins(values, higher_is_better: bool, *, alpha: float = 0.05, conventions: Conventions = MEDMIX
+                     ) -> np.ndarray:
+    """Number of algorithms each one beats with p < alpha (challengeR: p ≤ alpha), one-sided paired Wilcoxon,
+    shape (…, k)."""
+    p = np.nan_to_num(pairwise_pvalues(values, higher_is_better, wilcoxon=conventions.wilcoxon), nan=1.0)
+    wins = p <= alpha if conventions.win_inclusive else p < alpha
+    return np.sum(wins, axis=-1).astype(float)
 
 
 @dataclass(frozen=True)
@@ -166,13 +189,15 @@ class TaskRanking:
 
 
 def rank_task(values, higher_is_better: bool, scheme: str = "aggregate_mean", *,
-              missing_value: float | None = None, alpha: float = 0.05) -> TaskRanking:
+              missing_value: float | None = None, alpha: float = 0.05, conventions: Conventions = MEDMIX
+              ) -> TaskRanking:
     """Rank the algorithms (columns) of one task × metric table with `scheme` (see the module docstring)."""
     array, columns = _as_array(values)
     if array.ndim != 2:
         raise ValueError(f"values must be 2-D (cases × algorithms), got shape {array.shape}.")
     algorithms = columns if columns is not None else [str(i) for i in range(array.shape[1])]
-    score, rank = scheme_scores(array, higher_is_better, scheme, missing_value=missing_value, alpha=alpha)
+    score, rank = scheme_scores(array, higher_is_better, scheme, missing_value=missing_value, alpha=alpha,
+                                conventions=conventions)
     return TaskRanking(algorithms, scheme, score, rank)
 
 
@@ -195,8 +220,12 @@ def test_then_rank(values, higher_is_better: bool, *, alpha: float = 0.05, missi
 test_then_rank.__test__ = False  # not a pytest test despite the name
 
 
-def mean_rank(ranks) -> tuple[np.ndarray, np.ndarray]:
-    """Combine rankings: ranks of shape (…, m, k) (m tasks and/or metrics) → (mean rank, rank of it), (…, k)."""
+def mean_rank(ranks, conventions: Conventions = MEDMIX) -> tuple[np.ndarray, np.ndarray]:
+    """Combine rankings: ranks of shape (…, m, k) (m tasks and/or metrics) → (mean rank, rank of it), (…, k).
+
+    medmix averages the "min" ranks; challengeR's consensus (method "euclidean") averages tie-averaged ranks."""
     ranks = np.asarray(ranks, dtype=float)
+    if conventions.combine == "mean_average_rank":
+        ranks = average_ties(ranks)
     score = ranks.mean(axis=-2)
-    return score, rank_scores(score, higher_is_better=False)
+    return score, rank_scores(score, higher_is_better=False, tie_decimals=conventions.tie_decimals)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from medmix.leaderboard.conventions import MEDMIX, Conventions
 from medmix.leaderboard.ranking import mean_rank, scheme_scores
 from medmix.leaderboard.stats import kendall_tau_rows
 
@@ -35,7 +36,8 @@ class MetricTable:
 
 @dataclass
 class Stability:
-    """Bootstrap rank distributions. `ranks[scope]` is (n_bootstrap, k); `tau[scope]` is (n_bootstrap,)."""
+    """Bootstrap rank distributions. `ranks[scope]` is (n_bootstrap, k); `tau[scope]` is (n_bootstrap,);
+    `metric_ranks[(task, metric)]` is (n_bootstrap, k), each metric's own rank in every draw."""
 
     algorithms: list[str]
     scopes: list[str]  # task names, then "overall"
@@ -44,6 +46,7 @@ class Stability:
     full_ranks: dict[str, np.ndarray]
     ranks: dict[str, np.ndarray]
     tau: dict[str, np.ndarray]
+    metric_ranks: dict[tuple[str, str], np.ndarray]
 
     def rank_summary(self) -> pd.DataFrame:
         """scope, algorithm, rank, median_rank, rank_q025, rank_q975, share_best (fraction of draws ranked 1)."""
@@ -75,7 +78,7 @@ class Stability:
 
 def bootstrap_stability(tables: dict[str, dict[str, MetricTable]], algorithms: list[str], scheme: str, *,
                         full_ranks: dict[str, np.ndarray], n_bootstrap: int = 1000, seed: int = 0,
-                        alpha: float = 0.05, chunk: int = 250) -> Stability:
+                        alpha: float = 0.05, chunk: int = 250, conventions: Conventions = MEDMIX) -> Stability:
     """Bootstrap `tables` (task → metric → MetricTable) `n_bootstrap` times with `np.random.default_rng(seed)`.
 
     `full_ranks` maps each task and "overall" to the full-data ranking (for Kendall's τ). Draws are generated
@@ -93,21 +96,24 @@ def bootstrap_stability(tables: dict[str, dict[str, MetricTable]], algorithms: l
         indices[task] = rng.integers(0, n, size=(n_bootstrap, n))
     task_ranks = {task: np.empty((n_bootstrap, k)) for task in tables}
     overall = np.empty((n_bootstrap, k))
+    per_metric = {(task, key): np.empty((n_bootstrap, k)) for task, metrics in tables.items() for key in metrics}
     for start in range(0, n_bootstrap, chunk):
         stop = min(start + chunk, n_bootstrap)
         all_ranks = []
         for task, metrics in tables.items():
             idx = indices[task][start:stop]
             metric_ranks = []
-            for table in metrics.values():
+            for key, table in metrics.items():
                 _, rank = scheme_scores(table.values[idx], table.higher_is_better, scheme,
-                                        missing_value=table.missing_value, alpha=alpha)
+                                        missing_value=table.missing_value, alpha=alpha, conventions=conventions)
+                per_metric[(task, key)][start:stop] = rank
                 metric_ranks.append(rank)
             stacked = np.stack(metric_ranks, axis=-2)  # (draws, metrics, k)
-            task_ranks[task][start:stop] = mean_rank(stacked)[1]
+            task_ranks[task][start:stop] = mean_rank(stacked, conventions)[1]
             all_ranks.append(stacked)
-        overall[start:stop] = mean_rank(np.concatenate(all_ranks, axis=-2))[1]
+        overall[start:stop] = mean_rank(np.concatenate(all_ranks, axis=-2), conventions)[1]
     ranks = {**task_ranks, OVERALL: overall}
     tau = {scope: kendall_tau_rows(r, full_ranks[scope]) for scope, r in ranks.items()}
     return Stability(algorithms=list(algorithms), scopes=[*tables, OVERALL], n_bootstrap=n_bootstrap, seed=seed,
-                     full_ranks={s: np.asarray(full_ranks[s]) for s in ranks}, ranks=ranks, tau=tau)
+                     full_ranks={s: np.asarray(full_ranks[s]) for s in ranks}, ranks=ranks, tau=tau,
+                     metric_ranks=per_metric)

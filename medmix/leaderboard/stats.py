@@ -141,9 +141,13 @@ def _subset_sum_tail(doubled_ranks: np.ndarray) -> np.ndarray:
     return tail[inverse.ravel()]
 
 
-def wilcoxon_one_sided(d) -> tuple[np.ndarray, np.ndarray]:
+def wilcoxon_one_sided(d, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """One-sided paired Wilcoxon signed-rank p-values for "d > 0" and for "d < 0", per row of `d` (B × n; NaN = no
     pair). The second equals `wilcoxon_greater(-d)`; both come from one pass (shared ranks and null distribution).
+
+    method "auto": scipy's method="auto" (module docstring). "normal_cc": the normal approximation with tie
+    correction and continuity correction for every n, as R's `wilcox.test(paired=TRUE, exact=FALSE)` (and scipy's
+    method="approx", correction=True) computes it; challengeR's test.
     """
     from scipy.special import ndtr
     from scipy.stats import rankdata
@@ -170,9 +174,12 @@ def wilcoxon_one_sided(d) -> tuple[np.ndarray, np.ndarray]:
     r_minus = np.where(nonzero & (d < 0), rank_avg, 0.0).sum(axis=1)
 
     live = count > 0
-    exact = live & (n_valid <= 50) & ~has_ties & (n_zero == 0)
-    permutation = live & ~exact & (n_valid <= 13)
+    if method not in ("auto", "normal_cc"):
+        raise ValueError(f"method must be 'auto' or 'normal_cc', got {method!r}.")
+    exact = live & (n_valid <= 50) & ~has_ties & (n_zero == 0) & (method == "auto")
+    permutation = live & ~exact & (n_valid <= 13) & (method == "auto")
     asymptotic = live & ~exact & ~permutation
+    continuity = 0.5 if method == "normal_cc" else 0.0
 
     for n in np.unique(count[exact]):
         sel = exact & (count == n)
@@ -191,9 +198,9 @@ def wilcoxon_one_sided(d) -> tuple[np.ndarray, np.ndarray]:
         tie_term = np.where(nonzero[asymptotic], ties[asymptotic] ** 2 - 1.0, 0.0).sum(axis=1)
         mean = n * (n + 1.0) * 0.25
         se = np.sqrt((n * (n + 1.0) * (2.0 * n + 1.0) - tie_term / 2.0) / 24.0)
-        # no continuity correction (scipy's default, correction=False)
-        p_greater[asymptotic] = ndtr(-(r_plus[asymptotic] - mean) / se)
-        p_less[asymptotic] = ndtr(-(r_minus[asymptotic] - mean) / se)
+        # "auto": no continuity correction (scipy's default, correction=False); "normal_cc": R's correct=TRUE
+        p_greater[asymptotic] = ndtr(-(r_plus[asymptotic] - mean - continuity) / se)
+        p_less[asymptotic] = ndtr(-(r_minus[asymptotic] - mean - continuity) / se)
     p_greater, p_less = np.clip(p_greater, 0.0, 1.0), np.clip(p_less, 0.0, 1.0)
     return (p_greater[0], p_less[0]) if one else (p_greater, p_less)
 

@@ -35,10 +35,11 @@ def leaderboard_table(board) -> pd.DataFrame:
     rows = []
     stab = {scope: _stab(board, scope) for scope in [OVERALL, *board.tasks]}
     overall = board.overall.set_index("algorithm")
+    consensus = _euclidean(board)
     for algo in board.order():
         o = overall.loc[algo]
         row: dict[str, Any] = {"scope": OVERALL, "task": "", "rank": int(o["rank"]), "algorithm": algo,
-                               "rank_score": float(o["rank_score"])}
+                               "rank_score": float(o["rank_score"]), "consensus_score": float(consensus[algo])}
         for m in board.metrics:
             row.update({f"{m.key}_rank": int(o[f"{m.key}_rank"]), f"{m.key}_score": float(o[f"{m.key}_mean_rank"]),
                         f"{m.key}_mean": float(o[f"{m.key}_mean_over_tasks"])})
@@ -64,7 +65,7 @@ def leaderboard_table(board) -> pd.DataFrame:
                             f"{m.key}_n_missing": int(s["n_missing"])})
             row.update(_stab_columns(stab[task].get(algo)))
             rows.append(row)
-    columns = ["scope", "task", "rank", "algorithm", "rank_score"]
+    columns = ["scope", "task", "rank", "algorithm", "rank_score", "consensus_score"]
     for m in board.metrics:
         columns += [f"{m.key}_{c}" for c in ("rank", "score", "mean", "sd", "median", "q25", "q75", "ci_low",
                                              "ci_high", "n", "n_missing")]
@@ -75,6 +76,11 @@ def leaderboard_table(board) -> pd.DataFrame:
             frame[col] = frame[col].astype("Int64")
     frame["rank"] = frame["rank"].astype(int)
     return frame
+
+
+def _euclidean(board):
+    table = board.consensus
+    return table[table["method"] == "euclidean"].set_index("algorithm")["score"]
 
 
 def _stab_columns(s) -> dict[str, float]:
@@ -101,6 +107,7 @@ def to_json_dict(board) -> dict[str, Any]:
     for algo in board.order():
         o = overall.loc[algo]
         entry: dict[str, Any] = {"rank": int(o["rank"]), "algorithm": algo, "rank_score": r6(o["rank_score"]),
+                                 "consensus_score": r6(_euclidean(board)[algo]),
                                  "metrics": {m.key: {"rank": int(o[f"{m.key}_rank"]),
                                                      "mean_rank": r6(o[f"{m.key}_mean_rank"]),
                                                      "mean_over_tasks": r6(o[f"{m.key}_mean_over_tasks"])}
@@ -164,6 +171,11 @@ def to_json_dict(board) -> dict[str, Any]:
         "schemes": {"ranks": {s: {a: int(r) for a, r in zip(board.schemes["algorithm"], board.schemes[s])}
                               for s in SCHEMES},
                     "kendall_tau_vs_chosen": {s: r6(board.scheme_tau[s]) for s in SCHEMES}},
+        "consensus": {method: {r["algorithm"]: {"score": r6(r["score"]),
+                                                "rank": None if r["rank"] is None or r["rank"] != r["rank"]
+                                                else int(r["rank"])}
+                               for r in rows.to_dict("records")}
+                      for method, rows in board.consensus.groupby("method", sort=False)},
         "missing": [{"task": r["task"], "metric": r["metric"], "algorithm": r["algorithm"],
                      "n_missing": int(r["n_missing"]), "cases": r["cases"].split(), "fill_value": r6(r["fill_value"])}
                     for r in board.missing.to_dict("records")],
