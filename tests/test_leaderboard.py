@@ -469,12 +469,17 @@ def test_metric_selection_errors(runs):
 
 def test_output_files(board):
     out = board.files[0].parent
-    names = {p.name for p in board.files}
-    assert {"leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.html", "bootstrap_ranks.png",
-            "rank_heatmap.png", "significance_map.png", "statistics.csv", "pairwise.csv", "stability.csv",
-            "missing.csv", "subgroups.csv"} == names
-    for png in ("bootstrap_ranks.png", "rank_heatmap.png", "significance_map.png"):
-        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / png).stat().st_size > 10_000
+    names = {p.relative_to(out).as_posix() for p in board.files}
+    tasks = ["flare22_liver", "promise12_prostate", "kits_kidney_tumour", "fundus_optic_cup"]
+    per_task = {f"{kind}_{t}.png" for kind in ("podium", "dotbox", "rank_counts") for t in tasks}
+    across = {f"{n}.png" for n in ("bootstrap_ranks", "blob_dice", "blob_bahd", "rank_heatmap", "significance_map",
+                                   "stacked_frequency", "kendall_tau_violin", "ranks_by_scheme", "task_dendrogram")}
+    tables = {"leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.html", "statistics.csv",
+              "pairwise.csv", "stability.csv", "missing.csv", "subgroups.csv", "consensus.csv"}
+    grand_challenge = {f"metrics/{a}/metrics.json" for a in board.algorithms}
+    assert names == per_task | across | tables | grand_challenge
+    for png in per_task | across:
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / png).stat().st_size > 10_000, png
 
     doc = json.loads((out / "leaderboard.json").read_text())
     agg = doc["results"]["medsamix_merged"]["aggregates"]
@@ -500,14 +505,15 @@ def test_output_files(board):
     page = (out / "leaderboard.html").read_text()
     assert "<script src" not in page and "<link" not in page and "@import" not in page and "url(" not in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
-    assert page.count('<table class="sortable"') >= 7 and page.count("data:image/png;base64,") == 3
+    assert page.count('<table class="sortable"') >= 7 and page.count("data:image/png;base64,") == len(per_task | across)
 
 
 def test_written_files_are_identical_for_the_same_seed(runs, tmp_path):
     a = build_leaderboard(runs, tmp_path / "a", n_bootstrap=100, seed=3, plots=False)
     build_leaderboard(runs, tmp_path / "b", n_bootstrap=100, seed=3, plots=False)
     for path in a.files:
-        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+        relative = path.relative_to(tmp_path / "a")
+        assert path.read_bytes() == (tmp_path / "b" / relative).read_bytes(), relative
 
 
 def test_cli(runs, tmp_path):

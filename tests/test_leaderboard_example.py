@@ -51,10 +51,15 @@ def test_documented_command_regenerates_the_committed_example(tmp_path):
     done = subprocess.run([sys.executable, "-m", "medmix.leaderboard.example", str(out)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    fresh = sorted(p.name for p in out.iterdir() if p.name != "inputs")
-    # other leaderboards live in their own subfolders (e.g. litemedsam_mni/); this test owns the top level
-    committed = sorted(p.name for p in COMMITTED.iterdir() if not p.name.startswith(".") and p.name != "inputs"
-                       and not (p.is_dir() and (p / "leaderboard.md").exists()))
+    def files(root):
+        # other leaderboards live in their own subfolders (e.g. litemedsam_mni/); this test owns the top level
+        # and the metrics/ folder of grand-challenge files
+        top = [p for p in root.iterdir() if not p.name.startswith(".") and p.name != "inputs"
+               and not (p.is_dir() and (p / "leaderboard.md").exists())]
+        return sorted(q.relative_to(root).as_posix() for p in top for q in ([p] if p.is_file() else p.rglob("*"))
+                      if q.is_file())
+
+    fresh, committed = files(out), files(COMMITTED)
     assert fresh == committed, f"file sets differ; regenerate with `{COMMAND}`"
     stale = []
     for name in fresh:

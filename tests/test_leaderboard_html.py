@@ -78,6 +78,30 @@ def page(tmp_path_factory) -> Path:
     return root / "board" / "leaderboard.html"
 
 
+@pytest.fixture(scope="module")
+def svg_page(tmp_path_factory) -> Path:
+    """The same leaderboard with SVG figures only (embedded as SVG data URIs), challengeR conventions."""
+    root = tmp_path_factory.mktemp("html_svg")
+    runs = example_runs(root / "runs")
+    build_leaderboard(runs, root / "board", n_bootstrap=50, seed=0, figure_formats=("svg",), compat="challenger")
+    return root / "board" / "leaderboard.html"
+
+
+FIGURES = ("Podium plot", "Dot-and-box plot", "Ranking heatmap", "Bootstrap ranks", "Blob plot · dice",
+           "Blob plot · bahd", "Rank per task", "Significance map", "Stacked frequency", "Kendall's τ",
+           "Ranks across ranking schemes", "Dendrogram of tasks")
+IMAGES = "Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
+
+
+def _check_figures(tools) -> list:
+    images = tools.evaluate(IMAGES)
+    assert images and all(done and width > 100 and height > 100 for _, done, width, height in images), images
+    for title in FIGURES:
+        assert any(alt.startswith(title) for alt, *_ in images), f"{title!r} not on the page"
+    assert sum(alt.startswith("Podium plot") for alt, *_ in images) == 4  # one per task
+    return images
+
+
 # --- a minimal WebSocket client (RFC 6455: client frames masked, text frames, fragments, ping/pong, close) ----------
 
 class WebSocket:
@@ -295,10 +319,16 @@ def test_page_loads_without_errors_and_sorts(browser, page, tmp_path):
         assert tools.evaluate(ROWS.format(table="overall-table", col=1)) == before[::-1]
 
         # numeric columns sort by value, not text: "dice mean over tasks" descending = best Dice first
-        tools.evaluate(CLICK.format(table="overall-table", nth=4))
-        tools.evaluate(CLICK.format(table="overall-table", nth=4))
-        dice = [float(x) for x in tools.evaluate(ROWS.format(table="overall-table", col=3))]
+        tools.evaluate(CLICK.format(table="overall-table", nth=5))
+        tools.evaluate(CLICK.format(table="overall-table", nth=5))
+        dice = [float(x) for x in tools.evaluate(ROWS.format(table="overall-table", col=4))]
         assert dice == sorted(dice, reverse=True)
+        # the header is reachable and sortable from the keyboard (Enter)
+        tools.evaluate("document.querySelector('#consensus-table thead th:nth-child(2)').dispatchEvent("
+                       "new KeyboardEvent('keydown', {key: 'Enter'}))")
+        assert tools.evaluate("document.querySelector('#consensus-table thead th:nth-child(2)')"
+                              ".getAttribute('aria-sort')") == "ascending"
+        _check_figures(tools)
 
         time.sleep(0.2)  # let late console messages arrive
         tools.call("Runtime.evaluate", expression="0")
@@ -315,6 +345,23 @@ def test_page_loads_without_errors_and_sorts(browser, page, tmp_path):
         tools.call("Runtime.evaluate", expression="0")
         found = "\n".join(tools.problems())
         assert "boom" in found and "undefinedFunction" in found and "example.invalid" in found
+    finally:
+        tools.close()
+
+
+def test_svg_figures_render(browser, svg_page, tmp_path):
+    tools = DevTools(browser, tmp_path / "profile")
+    try:
+        for domain in ("Runtime", "Log", "Page", "Network"):
+            tools.call(f"{domain}.enable")
+        tools.call("Page.navigate", url=svg_page.resolve().as_uri())
+        tools.wait_for("Page.loadEventFired")
+        images = _check_figures(tools)
+        assert tools.evaluate("Array.from(document.images).every(i => i.src.startsWith('data:image/svg+xml'))")
+        assert len(images) == len(list(svg_page.parent.glob("*.svg")))
+        time.sleep(0.2)
+        tools.call("Runtime.evaluate", expression="0")
+        assert tools.problems() == []
     finally:
         tools.close()
 

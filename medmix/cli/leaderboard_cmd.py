@@ -38,9 +38,10 @@ def leaderboard(
         help="Value a missing case counts as under aggregate-then-rank (default: 0 for overlap metrics, else the "
              "worst value observed in the task). Repeatable.", show_default=False)] = None,
     compat: Annotated[str, typer.Option(
-        metavar="MODE", help="Ranking conventions: 'medmix' (exact Wilcoxon for small n, ...) or 'challenger' "
-                             "(challengeR 1.0.5's: normal-approximation Wilcoxon with continuity correction, its rank "
-                             "for missing cases, exact ties, consensus by tie-averaged ranks).")] = "medmix",
+        metavar="MODE", help="Ranking conventions: 'medmix' (scipy's exact Wilcoxon for small samples, a missing "
+                             "case ranked behind every present one) or 'challenger' (challengeR 1.0.5's: "
+                             "normal-approximation Wilcoxon with continuity correction, its rank for missing cases, "
+                             "exact ties, consensus by tie-averaged ranks).")] = "medmix",
     plots: Annotated[bool, typer.Option(help="Write the figures (and embed them in the HTML page).")] = True,
     figure_format: Annotated[Optional[list[str]], typer.Option(
         "--figure-format", metavar="png|svg", help="Figure file format (repeatable; default png). The HTML page "

@@ -9,12 +9,14 @@ Python API::
     print(board.order())          # algorithms, best first
     board.overall                 # rank, rank score, per-metric ranks and means (pandas)
 
-Inputs are evaluation run folders (`medmix evaluate --out DIR`) and/or long CSVs with columns task, case,
-algorithm, metric, value (`medmix.leaderboard.io`). Schemes (`medmix.leaderboard.ranking`): "aggregate_mean",
-"aggregate_median", "rank_then_aggregate", "test_then_rank"; missing cases are handled as in
-`medmix.leaderboard.build`. Outputs (`medmix.leaderboard.render`, `medmix.leaderboard.plots`):
-leaderboard.md/.csv/.json/.html, statistics.csv, pairwise.csv, stability.csv, missing.csv, subgroups.csv and
-bootstrap_ranks.png, rank_heatmap.png, significance_map.png.
+Inputs are evaluation run folders (`medmix evaluate --out DIR`), long CSVs with columns task, case, algorithm,
+metric, value, and grand-challenge metrics.json files (`medmix.leaderboard.io`, `medmix.leaderboard.grand_challenge`).
+Schemes (`medmix.leaderboard.ranking`): "aggregate_mean", "aggregate_median", "rank_then_aggregate",
+"test_then_rank"; missing cases are handled as in `medmix.leaderboard.build`; `compat="challenger"` switches to
+challengeR's conventions (`medmix.leaderboard.conventions`); consensus rankings in `medmix.leaderboard.consensus`.
+Outputs (`medmix.leaderboard.render`, `medmix.leaderboard.figures`): leaderboard.md/.csv/.json/.html,
+statistics.csv, pairwise.csv, stability.csv, missing.csv, subgroups.csv, consensus.csv, metrics/<algorithm>/
+metrics.json and the figures (PNG and/or SVG).
 
 The example leaderboards in the repository's `leaderboards/` folder are regenerated with::
 

@@ -122,7 +122,10 @@ Runs: {runs}. Ranking: Dice + bAHD, {scheme}, {n_bootstrap} bootstrap draws, see
 
 - `leaderboard.md`, `leaderboard.html` (self-contained, sortable), `leaderboard.csv`, `leaderboard.json`
 - `statistics.csv`, `pairwise.csv`, `stability.csv`, `missing.csv`, `subgroups.csv`
-- `bootstrap_ranks.png`, `rank_heatmap.png`, `significance_map.png`
+- `consensus.csv` (consensus rankings across tasks), `metrics/<algorithm>/metrics.json` (grand-challenge form)
+- figures: per task `podium_<task>.png`, `dotbox_<task>.png`, `rank_counts_<task>.png`; across tasks
+  `bootstrap_ranks.png`, `blob_<metric>.png`, `rank_heatmap.png`, `significance_map.png`, `stacked_frequency.png`,
+  `kendall_tau_violin.png`, `ranks_by_scheme.png`, `task_dendrogram.png`
 """
 
 

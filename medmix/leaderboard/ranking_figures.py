@@ -100,9 +100,10 @@ def stacked_frequency(board):
         ax.set_ylabel("share of draws", fontsize=8)
         ax.tick_params(labelsize=7)
         if n == 0:
-            ax.legend(fontsize=6, loc="upper right", frameon=False)
+            handles, labels = ax.get_legend_handles_labels()
     for n in range(k, rows * cols):
         axes[n // cols][n % cols].set_visible(False)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(k, 8), fontsize=7, frameon=False)
     fig.suptitle(f"Stacked frequency of bootstrap ranks ({stability.n_bootstrap} draws) per task", fontsize=8)
     return fig
 
@@ -133,8 +134,7 @@ def kendall_tau_violin(board):
     ax.set_ylabel("Kendall's τ", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(axis="y", linewidth=0.3, alpha=0.5)
-    ax.set_title(f"Kendall's τ of bootstrap rankings against the full ranking ({stability.n_bootstrap} draws)",
-                 fontsize=9)
+    ax.set_title(f"Kendall's τ, bootstrap vs full ranking ({stability.n_bootstrap} draws)", fontsize=8)
     return fig
 
 
@@ -201,5 +201,5 @@ def task_dendrogram(board):
     ax.tick_params(labelsize=7)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
-    ax.set_title("Tasks clustered by ranking similarity (complete linkage)", fontsize=9)
+    ax.set_title("Tasks by ranking similarity (complete linkage)", fontsize=8)
     return fig
