@@ -122,10 +122,10 @@ def main() -> None:
 
 
 def plot(curves: pd.DataFrame, path: Path) -> None:
-    from medmix.leaderboard.plots import _figure, _save, _style
+    from medmix.leaderboard.plots import figure, save_png, style
 
-    with _style():
-        fig = _figure(6.5, 4.0)
+    with style():
+        fig = figure(6.5, 4.0)
         ax = fig.add_subplot(1, 1, 1)
         for name, rows in curves.groupby("strategy", sort=False):
             wide = rows.pivot(index="trial", columns="seed", values="best_calibration")
@@ -137,7 +137,7 @@ def plot(curves: pd.DataFrame, path: Path) -> None:
         ax.set_title("mean over seeds; band: min–max over seeds", fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-        _save(fig, path)
+        save_png(fig, path)
 
 
 if __name__ == "__main__":

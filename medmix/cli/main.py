@@ -309,12 +309,14 @@ def _metric_demo(out) -> None:
 from medmix.cli.evaluate_cmd import data_app, evaluate, suites_app  # noqa: E402
 from medmix.cli.leaderboard_cmd import leaderboard  # noqa: E402
 from medmix.cli.merge_cmd import merge_app  # noqa: E402
+from medmix.cli.validate_cmd import validate_app  # noqa: E402
 
 app.command(name="evaluate")(evaluate)
 app.add_typer(data_app, name="data")
 app.add_typer(suites_app, name="suites")
 app.add_typer(merge_app, name="merge")
 app.command(name="leaderboard")(leaderboard)
+app.add_typer(validate_app, name="validate")
 
 
 def run() -> None:

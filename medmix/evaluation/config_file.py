@@ -180,7 +180,30 @@ def model_mapping(data: Mapping[str, Any], base_dir: Path | None, where: str) ->
     if isinstance(checkpoint, (str, os.PathLike)) and "://" not in str(checkpoint):
         out["checkpoint"] = str(existing_config_path(checkpoint, base_dir, field_path(where, "checkpoint"),
                                                      "checkpoint"))
+    if out.get("adapter") == "ensemble":
+        out = _ensemble_members(out, base_dir, where)
     return out
+
+
+def _ensemble_members(data: dict[str, Any], base_dir: Path | None, where: str) -> dict[str, Any]:
+    """An ensemble's member specs resolved by the path rule like any model field (checkpoints, model config files,
+    prediction folders); the ensemble adapter validates the rest."""
+    options = data.get("options")
+    members = options.get("members") if isinstance(options, Mapping) else None
+    if not isinstance(members, list):
+        return data
+    resolved = []
+    for i, member in enumerate(members):
+        at = field_path(where, f"options.members[{i}]")
+        if isinstance(member, Mapping) and isinstance(member.get("predictions"), (str, os.PathLike)):
+            folder = existing_config_path(member["predictions"], base_dir, f"{at}.predictions", "prediction folder",
+                                          kind="dir")
+            resolved.append({**member, "predictions": str(folder)})
+        elif isinstance(member, (str, Mapping)) and base_dir is not None:
+            resolved.append(_model_field(member, base_dir, at))
+        else:
+            resolved.append(member)
+    return {**data, "options": {**options, "members": resolved}}
 
 
 def _check_adapter(name: Any, where: str) -> None:

@@ -184,10 +184,13 @@ def stage_case(pred: np.ndarray, gt: np.ndarray, case, card) -> dict:
 
 def _resolve_model(config: EvaluationConfig, model, protocol):
     if model is not None:
-        from medmix.models import CallableModel, SegmentationModel
+        from medmix.models import CallableModel, PredictionFolder, SegmentationModel
+        from medmix.models.ensemble import FolderEnsemble
 
         if isinstance(model, SegmentationModel):
             return apply_protocol_to_model(model, protocol, explicit=False)
+        if isinstance(model, (PredictionFolder, FolderEnsemble)):
+            return model
         if callable(model):
             return CallableModel(model)
         raise InputError(f"model must be a SegmentationModel or a callable predict(image, box), got {type(model)}.")
@@ -208,7 +211,12 @@ def apply_protocol_to_model(model, protocol, *, explicit: bool):
     """Give a SAM-family model the protocol's preprocessing (MedSAMix: SAM's for every model). An explicitly
     configured preprocessing that the protocol would replace is an error rather than silently overridden."""
     from medmix.models import SamFamilyModel
+    from medmix.models.ensemble import EnsembleModel
 
+    if isinstance(model, EnsembleModel):  # each member sees what it would see evaluated alone
+        for member, own in zip(model.members, model.explicit_preprocessing):
+            apply_protocol_to_model(member, protocol, explicit=explicit or own)
+        return model
     if not isinstance(model, SamFamilyModel):
         return model
     wanted = protocol.model_preprocessing(model.preprocessing)
@@ -282,6 +290,7 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     """
     from medmix.metrics import parse_metric
     from medmix.models import PredictionFolder
+    from medmix.models.ensemble import FolderEnsemble
     from medmix.progress import Progress
     from medmix.run_folder import RunLock
 
@@ -299,11 +308,11 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     if not plan:
         raise MedmixError(f"suite {suite.name!r}: no case to evaluate in split {config.split!r}.")
     runner_model = _resolve_model(config, model, protocol)
-    is_folder = isinstance(runner_model, PredictionFolder)
+    is_folder = isinstance(runner_model, (PredictionFolder, FolderEnsemble))  # whole-case masks, no prompts
     metrics_by_task = {c.name: list(config.metrics or c.metrics) for c in cards}
     described = runner_model.describe()
     identity = {
-        "model": {k: v for k, v in described.items() if k not in ("device", "dtype", "batch_size", "box_only")},
+        "model": _model_identity(described),
         "suite": suite.name, "cards": [c.to_dict() for c in cards], "split": config.split, "seed": config.seed,
         "protocol": protocol.to_dict(), "metrics": metrics_by_task, "max_cases": config.max_cases,
         "data_root": config.data_root,
@@ -339,7 +348,7 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
             for (card, case_id, _, _), part in parts:
                 timings["predict_s"] += part["predict_s"]
                 timings["score_s"] += part["score_s"]
-                timings["n_slices"] += part.pop("n_slices")
+                timings["n_slices"] += part["n_slices"]  # kept in the part: the cost block survives a resume
                 store.write(card.name, case_id, part.pop("rows"), part.pop("staging"), part)
                 bar.advance(text=card.name)
         order = [(card.name, case_id) for card, case_id, _, _ in plan]
@@ -375,10 +384,22 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
             summary["interactive"] = summarise_clicks(clicks)
             atomic_save(out_dir / "clicks.csv", lambda p: clicks.to_csv(p, index=False))
         summary["model"] = described
+        # machine- and load-dependent, so kept out of summary.json (same inputs and seed → same summary)
+        atomic_write_text(out_dir / COST_FILE, json.dumps(run_cost(described, store.costs(order), is_folder),
+                                                         indent=2) + "\n")
         _write_outputs(out_dir, config, suite, cards, described, cases, staging, summary, started, timings)
         if len(lesions):
             atomic_save(out_dir / "lesions.csv", lambda p: lesions.to_csv(p, index=False))
     return EvaluationResult(out_dir, cases, staging, summary, lesions, clicks)
+
+
+def _model_identity(described: dict) -> dict:
+    """The model's describe() without what may change between resumes of one run (device, dtype, batch size), in
+    ensemble members too."""
+    out = {k: v for k, v in described.items() if k not in ("device", "dtype", "batch_size", "box_only")}
+    if isinstance(out.get("members"), dict):
+        out["members"] = {name: _model_identity(m) if isinstance(m, dict) else m for name, m in out["members"].items()}
+    return out
 
 
 def compute_case(model, is_folder: bool, card, case_id: str, position: int, budget: int | None, config, protocol,
@@ -429,6 +450,33 @@ def _run_case(model, is_folder: bool, case, card, position: int, config, protoco
     t2 = time.perf_counter()
     return {"rows": rows, "staging": staging, "pred": pred, "predict_s": t1 - t0, "score_s": t2 - t1,
             "lesions": lesions, "prompts": records, "clicks": clicks}
+
+
+COST_FILE = "cost.json"
+
+
+def run_cost(described: dict, costs: dict, is_folder: bool) -> dict:
+    """cost.json: parameters, ms per predicted slice (over every case of the run, resumed ones
+    included: each case's part keeps its time), and this process's peak memory (CUDA: the allocator's peak; CPU:
+    the process's peak resident set, which includes everything the process loaded)."""
+    import resource
+
+    n_slices, predict_s = costs["n_slices"], costs["predict_s"]
+    out = {"parameters": described.get("parameters"), "device": described.get("device", "cpu"),
+           "n_slices": n_slices, "predict_s": round(predict_s, 6),
+           "ms_per_slice": round(1000.0 * predict_s / n_slices, 4) if n_slices and not is_folder else None}
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    out["peak_memory_mb"] = round(peak_rss_mb, 1)
+    out["peak_memory_kind"] = "process peak RSS (this session)"
+    try:
+        import torch
+
+        if str(out["device"]).startswith("cuda") and torch.cuda.is_available():
+            out["peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2 ** 20, 1)
+            out["peak_memory_kind"] = "CUDA max_memory_allocated (this session)"
+    except ImportError:
+        pass
+    return out
 
 
 def _missing_text(missing: dict[str, tuple[str, str]]) -> str:

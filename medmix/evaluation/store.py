@@ -105,6 +105,16 @@ class ResultStore:
         return pd.DataFrame(rows, columns=LESION_COLUMNS)
 
 
+    def costs(self, order: list[tuple[str, str]]) -> dict:
+        """Predicted slices and prediction seconds summed over `order` (parts written before these were kept
+        count 0 slices)."""
+        n_slices, predict_s = 0, 0.0
+        for task, case_id in order:
+            extra = self.read(task, case_id)["extra"]
+            n_slices += int(extra.get("n_slices", 0))
+            predict_s += float(extra.get("predict_s", 0.0))
+        return {"n_slices": n_slices, "predict_s": predict_s}
+
     def clicks(self, order: list[tuple[str, str]]) -> pd.DataFrame:
         """Per-click rows of iterative runs over `order` (empty otherwise)."""
         from medmix.evaluation.interactive import CLICK_COLUMNS

@@ -124,11 +124,11 @@ def robustness_table(runs: dict):
 
 
 def plot_robustness(table, parameter: str, path: Path, *, title: str) -> Path:
-    from medmix.leaderboard.plots import _figure, _save, _style
+    from medmix.leaderboard.plots import figure, save_png, style
 
     unit = {"shift_px": "px", "shift_frac": "× box size", "scale_frac": "size change"}[parameter]
-    with _style():
-        fig = _figure(6.0, 4.0)
+    with style():
+        fig = figure(6.0, 4.0)
         ax = fig.add_subplot(1, 1, 1)
         for task, rows in table.groupby("task", sort=False):
             rows = rows.sort_values("level")
@@ -142,7 +142,7 @@ def plot_robustness(table, parameter: str, path: Path, *, title: str) -> Path:
         ax.grid(True, alpha=0.3)
         if table["task"].nunique() <= 12:
             ax.legend(fontsize=7, loc="lower left")
-        return _save(fig, path)
+        return save_png(fig, path)
 
 
 __all__ = ["SWEEP_PARAMETERS", "SweepResult", "evaluate_sweep", "level_prompt", "parse_sweep", "plot_robustness",

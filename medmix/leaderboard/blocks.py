@@ -151,6 +151,10 @@ def document(board, *, figures: list[tuple[str, str, str | None]] = ()) -> list[
     if stab:
         columns += ["Bootstrap rank: median [95% interval]", "Rank 1 in draws"]
         numeric += [True, True]
+    costs = board.costs()
+    if costs:
+        columns += ["Parameters", "ms / slice", "Peak memory (MB)"]
+        numeric += [True, True, True]
     rows = []
     overall = board.overall.set_index("algorithm")
     for algo in board.order():
@@ -163,6 +167,8 @@ def document(board, *, figures: list[tuple[str, str, str | None]] = ()) -> list[
             cells += [Cell(f"{fmt_rank(s['median_rank'])} [{fmt_rank(s['rank_q025'])}, {fmt_rank(s['rank_q975'])}]",
                            s["median_rank"]),
                       Cell(f"{100 * s['share_best']:.0f}%", s["share_best"])]
+        if costs:
+            cells += _cost_cells(costs.get(algo) or {})
         rows.append(cells)
     blocks.append(Block("table", Table(columns, rows, numeric, "overall-table")))
     n_rankings = len(board.values)
@@ -173,6 +179,10 @@ def document(board, *, figures: list[tuple[str, str, str | None]] = ()) -> list[
     if board.stability is not None:
         text += ("Bootstrap: the cases of every task resampled with replacement and the whole leaderboard re-ranked "
                  f"{board.n_bootstrap} times. " + _tau_text(board, OVERALL))
+    if costs:
+        text += ("Cost: trainable and frozen parameters, prediction milliseconds per slice on the device named, and "
+                 "the evaluation process's peak memory (CUDA allocator peak on a GPU, peak resident set on the CPU), "
+                 "as each run's summary.json recorded them; timings from different machines do not compare. ")
     blocks.append(Block("p", text.strip()))
 
     blocks += _consensus_blocks(board)
@@ -235,6 +245,14 @@ def document(board, *, figures: list[tuple[str, str, str | None]] = ()) -> list[
         "median bootstrap rank with its 2.5–97.5% interval and Kendall's τ against the full ranking.",
     ]))
     return blocks
+
+
+def _cost_cells(cost: dict) -> list[Cell]:
+    parameters, ms, memory = cost.get("parameters"), cost.get("ms_per_slice"), cost.get("peak_memory_mb")
+    device = cost.get("device") or ""
+    return [Cell(f"{parameters:,}" if isinstance(parameters, int) else "–", parameters),
+            Cell(f"{ms:.1f} ({device})" if isinstance(ms, (int, float)) else "–", ms),
+            Cell(f"{memory:,.0f}" if isinstance(memory, (int, float)) else "–", memory)]
 
 
 def _consensus_blocks(board) -> list[Block]:

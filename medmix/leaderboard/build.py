@@ -156,6 +156,14 @@ class Leaderboard:
     missing_values: dict[str, float] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
 
+    def costs(self) -> dict[str, dict]:
+        """algorithm → its run's cost block (parameters, ms_per_slice, peak_memory_mb, device), where known."""
+        out = {}
+        for source in self.sources:
+            if source.cost and len(source.algorithms) == 1:
+                out[source.algorithms[0]] = source.cost
+        return out
+
     def order(self) -> list[str]:
         """Algorithms best first (ties keep input order)."""
         return list(self.overall.sort_values(["rank"], kind="stable")["algorithm"])

@@ -3,8 +3,8 @@
 Inputs (any mix, any number):
 
 - an evaluation run folder (`medmix evaluate --out DIR`): `cases.csv` (long form: task, case, slice, label,
-  metric, value, empty_gt, empty_pred), `summary.json` (its `model` block names the adapter) and, for tasks with a
-  staging rule, `staging.csv`. Volumetric rows (`slice == "volume"`) give metric `<name>`; the slice rows give
+  metric, value, empty_gt, empty_pred), `summary.json` (its `model` block names the adapter), `cost.json`
+  (parameters, ms per slice, peak memory) and, for tasks with a staging rule, `staging.csv`. Volumetric rows (`slice == "volume"`) give metric `<name>`; the slice rows give
   `<name>_slicewise` = the per-case mean over the reference-foreground slices (MedSAMix's Dice convention); a
   case without slice rows (2D images, or no reference foreground) uses its volumetric value. A task scored on
   several labels becomes one leaderboard task per label, `task/label`.
@@ -53,6 +53,7 @@ class Source:
     run_fingerprint: str | None = field(default=None, compare=False, repr=False)  # run.json: which evaluation
     prompts: dict | None = None  # summary.json "prompts": each task's prompt kind and the digest of the prompts
     prompt_flags: list = field(default_factory=list)  # e.g. a box-only model scored with points
+    cost: dict | None = None  # the run's cost.json: parameters, ms_per_slice, peak_memory_mb, device
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "name": self.name, "algorithms": list(self.algorithms)}
@@ -68,6 +69,8 @@ class Source:
             out["prompts"] = self.prompts
         if self.prompt_flags:
             out["prompt_flags"] = list(self.prompt_flags)
+        if self.cost is not None:
+            out["cost"] = dict(self.cost)
         return out
 
 
@@ -162,7 +165,7 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
                          "value.")
     cases = _read_csv(cases_csv, RUN_COLUMNS)
     table = run_table(cases)
-    model = suite = split = protocol = prompts = None
+    model = suite = split = protocol = prompts = cost = None
     flags: list = []
     summary_path = folder / "summary.json"
     if summary_path.is_file():
@@ -175,6 +178,7 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
         protocol = (summary.get("protocol") or {}).get("name", "medmix")
         prompts = summary.get("prompts") if isinstance(summary.get("prompts"), dict) else None
         flags = [str(f) for f in summary.get("prompt_flags") or []]
+        cost = read_cost(folder, model)
     subgroups = pd.DataFrame(columns=["task", "case", "variable", "group"])
     staging_path = folder / "staging.csv"
     if staging_path.is_file() and staging_path.stat().st_size:
@@ -191,8 +195,24 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
         except (OSError, ValueError, AttributeError):
             run_fingerprint = None
     source = Source(kind=kind, name=name, algorithms=[], model=model, suite=suite, split=split, protocol=protocol,
-                    run_fingerprint=run_fingerprint, prompts=prompts, prompt_flags=flags)
+                    run_fingerprint=run_fingerprint, prompts=prompts, prompt_flags=flags, cost=cost)
     return table, source, subgroups
+
+
+def read_cost(folder: Path, model: dict | None) -> dict | None:
+    """A run's cost.json (parameters, ms_per_slice, peak memory); runs without one give the parameter count of
+    their summary's model block, or None."""
+    path = folder / "cost.json"
+    if path.is_file():
+        try:
+            cost = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: not valid JSON ({exc}).") from None
+        if isinstance(cost, dict):
+            return cost
+    if isinstance(model, dict) and model.get("parameters") is not None:
+        return {"parameters": model.get("parameters"), "device": model.get("device")}
+    return None
 
 
 def prompt_notes(sources: list[Source]) -> list[str]:

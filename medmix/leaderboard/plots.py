@@ -50,6 +50,12 @@ def save_figure(fig, stem: Path, formats=("png",)) -> list[Path]:
     return paths
 
 
+def save_png(fig, path: Path) -> Path:
+    """Write `fig` to `path` (a .png file name) deterministically."""
+    path = Path(path)
+    return save_figure(fig, path.with_suffix(""), ("png",))[0]
+
+
 def style():
     """matplotlib's default style, whatever the user's matplotlibrc says (so files are the same everywhere)."""
     import matplotlib.style

@@ -44,6 +44,9 @@ def leaderboard_table(board) -> pd.DataFrame:
             row.update({f"{m.key}_rank": int(o[f"{m.key}_rank"]), f"{m.key}_score": float(o[f"{m.key}_mean_rank"]),
                         f"{m.key}_mean": float(o[f"{m.key}_mean_over_tasks"])})
         row.update(_stab_columns(stab[OVERALL].get(algo)))
+        cost = board.costs().get(algo) or {}
+        row.update({"parameters": cost.get("parameters"), "ms_per_slice": cost.get("ms_per_slice"),
+                    "peak_memory_mb": cost.get("peak_memory_mb")})
         rows.append(row)
     stats = board.statistics.set_index(["task", "metric", "algorithm"])
     ranks = board.metric_ranks.set_index(["task", "metric", "algorithm"])
@@ -70,9 +73,12 @@ def leaderboard_table(board) -> pd.DataFrame:
         columns += [f"{m.key}_{c}" for c in ("rank", "score", "mean", "sd", "median", "q25", "q75", "ci_low",
                                              "ci_high", "n", "n_missing")]
     columns += ["bootstrap_median_rank", "bootstrap_rank_q025", "bootstrap_rank_q975"]
+    if board.costs():
+        columns += ["parameters", "ms_per_slice", "peak_memory_mb"]
     frame = pd.DataFrame(rows).reindex(columns=columns)
     for col in frame.columns:  # integer columns with gaps (overall rows) stay integers in the CSV
-        if col.endswith(("_rank", "_n", "_n_missing")) and col != "rank_score" and not col.startswith("bootstrap"):
+        if (col.endswith(("_rank", "_n", "_n_missing")) and col != "rank_score" and not col.startswith("bootstrap")) \
+                or col == "parameters":
             frame[col] = frame[col].astype("Int64")
     frame["rank"] = frame["rank"].astype(int)
     return frame

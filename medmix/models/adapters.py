@@ -1,12 +1,13 @@
-"""The built-in model adapters (tiny, sam, medsam, medicosam, litemedsam, merged), registered on import, and the
-names of `medmix.models`' modules re-exported for code that imports them from here.
+"""The built-in model adapters (tiny, sam, medsam, medicosam, litemedsam, merged, ensemble), registered on import,
+and the names of `medmix.models`' modules re-exported for code that imports them from here.
 
 Where things live: `specs` (ModelSpec, parse_spec, load_model, the adapter registry), `sam_family`
 (SamFamilyModel, decode_boxes, device helpers), `archs` (arch name → module, default preprocessing), `folders`
 (model folders: model.json), `predictions` (PredictionFolder, CallableModel), `checkpoints` (safe reading).
 
 Built-in adapters: tiny, sam, medsam, medicosam, litemedsam, merged (spec strings and what each loads: the
-`medmix.models.specs` docstring).
+`medmix.models.specs` docstring), and ensemble (member specs fused by mean / majority / staple: the
+`medmix.models.ensemble` docstring).
 """
 
 from __future__ import annotations
@@ -153,3 +154,12 @@ def _merged_adapter(spec: ModelSpec) -> SegmentationModel:
     if info.provenance:
         extra["provenance"] = info.provenance
     return _wrap(spec, module, info.preprocessing, arch=info.arch, checkpoint=str(info.weights), extra=extra)
+
+
+@register_adapter("ensemble", fields=("options",),
+                  example="{adapter: ensemble, options: {method: staple, members: [tiny:seed=0, tiny:seed=1]}}")
+def _ensemble_adapter(spec: ModelSpec) -> SegmentationModel:
+    """Member specs (each one `load_model` takes, or {predictions: DIR}) fused per pixel (`medmix.models.ensemble`)."""
+    from medmix.models.ensemble import ensemble_from_spec
+
+    return ensemble_from_spec(spec)  # type: ignore[return-value]  # a FolderEnsemble for prediction folders

@@ -25,7 +25,10 @@ Mapping / YAML form (unknown keys are a `ConfigError` naming the field path)::
     compile_encoder: false  # torch.compile the image encoder (pays off over long runs only)
     feature_cache_mb: 0     # share encoder outputs across tasks / models with the same encoder (0: off)
     seed: 0                 # tiny only
-    options: {}             # free-form, for user adapters only
+    options: {}             # free-form, for user adapters (and ensemble's: `medmix.models.ensemble`)
+
+Ensembles (mapping form only): ``{adapter: ensemble, options: {method: staple, members: [tiny:seed=0,
+tiny:seed=1]}}``, member specs fused by mean / majority / staple (`medmix.models.ensemble`).
 
 User adapters: ``@register_adapter("my_model")`` on a function ``(spec: ModelSpec) -> SegmentationModel``.
 """
