@@ -271,3 +271,32 @@ def test_cli_validate(readers, tmp_path):
     result = runner.invoke(app, ["validate", "observers", "--model", str(readers / "good"), "--reader1",
                                  str(readers / "e1"), "--reader2", str(readers / "e2"), "--margin", "dice"])
     assert result.exit_code == 2 and "METRIC=NUMBER" in result.output
+
+
+def test_cli_radiomics_and_cost_from_a_run(tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["evaluate", "--model", "tiny", "--suite", "phantom25", "--task",
+                                 "phantom_kits_kidney_tumour", "--max-cases", "4", "--save-predictions", "--out",
+                                 str(run)])
+    assert result.exit_code == 0, result.output
+    assert "cost: 86,380 parameters" in result.output and "ms per slice on cpu" in result.output
+    out = tmp_path / "val"
+    result = runner.invoke(app, ["validate", "radiomics", str(run), "--out", str(out), "--feature", "shape"])
+    assert result.exit_code == 0, result.output
+    agreement = pd.read_csv(out / "radiomics" / "agreement.csv")
+    assert set(agreement["group"]) == {"shape"} and (agreement["n_cases"] == 4).all()
+    cases = pd.read_csv(out / "radiomics" / "cases.csv")
+    from medmix.validation.radiomics import radiomics_features
+    from medmix.validation.runs import run_cases
+
+    first = next(run_cases(run))
+    expected = radiomics_features(first.image, first.reference, first.spacing_mm)["voxel_volume"]
+    row = cases[(cases["case"] == f"{first.task}/{first.case_id}") & (cases["feature"] == "voxel_volume")]
+    assert row["reference"].iloc[0] == pytest.approx(expected, rel=1e-5)  # CSVs keep 6 significant digits
+    assert row["reference"].iloc[0] == pytest.approx(first.reference.sum() * np.prod(first.spacing_mm), rel=1e-5)
+    result = runner.invoke(app, ["validate", "cost", str(run), "--out", str(out)])
+    assert result.exit_code == 0 and "86380" in result.output.replace(",", "")
+    page = (out / "report.html").read_text()
+    assert "Radiomics agreement" in page and "Cost" in page
+    result = runner.invoke(app, ["validate", "radiomics", str(tmp_path), "--out", str(out)])
+    assert result.exit_code == 2 and "summary.json" in result.output

@@ -21,7 +21,8 @@ def evaluate(
     model: Annotated[Optional[str], typer.Option(
         "--model", metavar="SPEC|CONFIG.yaml",
         help="Model adapter spec ('tiny', 'litemedsam', 'sam:vit_b:CKPT', 'medsam:CKPT', 'medicosam:CKPT', "
-             "'merged:DIR') or a YAML model config.", show_default=False)] = None,
+             "'merged:DIR') or a YAML model config (also 'adapter: ensemble' with method mean / majority / "
+             "staple and members).", show_default=False)] = None,
     predictions: Annotated[Optional[Path], typer.Option(
         "--predictions", metavar="DIR", help="Folder of predicted masks named by case (no model needed).",
         show_default=False)] = None,
@@ -126,11 +127,19 @@ def evaluate(
             console.print(f"note: {result.summary['protocol_note']}")
         for flag in result.summary.get("prompt_flags", []):
             console.print(f"flag: {flag}")
+        cost_path = Path(config.out_dir) / "cost.json"
+        if cost_path.is_file():
+            cost = json.loads(cost_path.read_text())
+            parts = [f"{cost['parameters']:,} parameters" if isinstance(cost.get("parameters"), int) else None,
+                     f"{cost['ms_per_slice']:.1f} ms per slice on {cost.get('device')}"
+                     if isinstance(cost.get("ms_per_slice"), (int, float)) else None,
+                     f"peak memory {cost['peak_memory_mb']:,.0f} MB" if cost.get("peak_memory_mb") else None]
+            console.print("cost: " + ", ".join(p for p in parts if p))
         lesions = ", lesions.csv" if result.lesions is not None and len(result.lesions) else ""
         clicks = ", clicks.csv" if result.clicks is not None and len(result.clicks) else ""
         prompts_file = ", prompts.json" if "digest" in result.summary.get("prompts", {}) else ""
-        console.print(f"wrote {config.out_dir}/cases.csv, cases.parquet, summary.json, config.resolved.yaml, "
-                      f"provenance.json{prompts_file}{lesions}{clicks}")
+        console.print(f"wrote {config.out_dir}/cases.csv, cases.parquet, summary.json, cost.json, "
+                      f"config.resolved.yaml, provenance.json{prompts_file}{lesions}{clicks}")
 
 
 def _model_spec(model: Optional[str]):
