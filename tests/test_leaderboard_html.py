@@ -378,3 +378,37 @@ def test_screenshot(browser, page, tmp_path):
     assert pixels.shape[0] >= 600 and pixels.shape[1] >= 1000
     assert shot.stat().st_size > 20_000
     assert pixels[..., :3].std() > 0.05  # not a blank page
+
+
+def test_validation_report_in_the_browser(browser, tmp_path):
+    """The validation report (same renderer) loads offline without errors, its figures decode and tables sort."""
+    import pandas as pd
+
+    from medmix.validation.commute import commute_readiness, write_commute
+    from medmix.validation.sites import site_generalisation, write_sites
+
+    rows = [("liver", f"{site}_{i}", "model", "dice", 0.8 - 0.1 * (site == "B") + 0.01 * i)
+            for site in "AB" for i in range(6)]
+    out = tmp_path / "val"
+    write_sites(site_generalisation(pd.DataFrame(rows, columns=["task", "case", "algorithm", "metric", "value"]),
+                                    "re:^([AB])_", ["A"]), out)
+    write_commute(commute_readiness(pd.DataFrame({"case": list("abcd"), "rating": [1, 2, 2, 3],
+                                                  "edit_time": [2, 3, 4, 9], "manual_time": [10] * 4})), out)
+    tools = DevTools(browser, tmp_path / "profile")
+    try:
+        for domain in ("Runtime", "Log", "Page", "Network"):
+            tools.call(f"{domain}.enable")
+        tools.call("Page.navigate", url=(out / "report.html").resolve().as_uri())
+        tools.wait_for("Page.loadEventFired")
+        images = tools.evaluate(IMAGES)
+        assert len(images) == 2 and all(done and width > 100 for _, done, width, _ in images), images
+        assert tools.evaluate("document.querySelectorAll('h2').length") == 2
+        before = tools.evaluate(ROWS.format(table="commute-cases", col=1))
+        tools.evaluate(CLICK.format(table="commute-cases", nth=2))
+        tools.evaluate(CLICK.format(table="commute-cases", nth=2))
+        assert tools.evaluate(ROWS.format(table="commute-cases", col=1)) == sorted(before, reverse=True)
+        time.sleep(0.2)
+        tools.call("Runtime.evaluate", expression="0")
+        assert tools.problems() == []
+    finally:
+        tools.close()
