@@ -324,6 +324,7 @@ def evaluate(config: EvaluationConfig, model=None, *, progress: bool = False) ->
     key = fingerprint(identity)
     out_dir = Path(config.out_dir)
     started = time.time()
+    _reset_peak_memory(described)
     timings = {"predict_s": 0.0, "score_s": 0.0, "n_slices": 0}
     name = described.get("adapter") or described.get("name") or "model"
     with RunLock(out_dir, "evaluation"):
@@ -455,6 +456,20 @@ def _run_case(model, is_folder: bool, case, card, position: int, config, protoco
 COST_FILE = "cost.json"
 
 
+def _reset_peak_memory(described: dict) -> None:
+    """On CUDA the allocator's peak is reset, so cost.json's peak is this run's; a CPU process's peak resident set
+    cannot be reset (evaluate each model in its own process, as the CLI does, to compare them)."""
+    if not str(described.get("device", "cpu")).startswith("cuda"):
+        return
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+    except ImportError:
+        pass
+
+
 def run_cost(described: dict, costs: dict, is_folder: bool) -> dict:
     """cost.json: parameters, ms per predicted slice (over every case of the run, resumed ones
     included: each case's part keeps its time), and this process's peak memory (CUDA: the allocator's peak; CPU:
@@ -467,13 +482,13 @@ def run_cost(described: dict, costs: dict, is_folder: bool) -> dict:
            "ms_per_slice": round(1000.0 * predict_s / n_slices, 4) if n_slices and not is_folder else None}
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
     out["peak_memory_mb"] = round(peak_rss_mb, 1)
-    out["peak_memory_kind"] = "process peak RSS (this session)"
+    out["peak_memory_kind"] = "process peak RSS (this process, not only this run)"
     try:
         import torch
 
         if str(out["device"]).startswith("cuda") and torch.cuda.is_available():
             out["peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2 ** 20, 1)
-            out["peak_memory_kind"] = "CUDA max_memory_allocated (this session)"
+            out["peak_memory_kind"] = "CUDA max_memory_allocated (this run)"
     except ImportError:
         pass
     return out
