@@ -240,6 +240,7 @@ def test_report_collects_protocols(readers, tmp_path):
     assert page.count("data:image/png;base64,") == 2 and "<script src" not in page
     md = (out / "report.md").read_text()
     assert "![Inter-observer benchmark figure](observers/figure.png)" in md
+    assert "nan" not in md.split("### summary")[0]  # verdict lines: distances without a margin say so, no NaN
     assert (out / "observers" / "figure.png").is_file()
     # re-running one protocol replaces its section only
     before = page.count("Multi-site generalisation")

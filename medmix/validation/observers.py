@@ -177,8 +177,10 @@ def write_observers(result: ObserverResult, out_dir) -> list:
         line = (f"{row['metric']}: model–experts {row['model_expert_mean']:.3f} vs expert–expert "
                 f"{row['expert_expert_mean']:.3f}; difference {row['mean_difference']:+.3f} "
                 f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] over {row['n']} cases")
-        if row["margin"] is not None:
+        if pd.notna(row["margin"]):
             line += f"; one-sided Wilcoxon p = {row['p_value']:.3g} against −δ = {-row['margin']:g}: {row['verdict']}"
+        else:
+            line += f": {row['verdict']}"
         verdict.append(line + ".")
     notes = [f"{role} lacks {len(keys)} case(s) the others have (left out): {', '.join(keys[:8])}"
              for role, keys in result.excluded.items()]
