@@ -326,6 +326,9 @@ def test_icc_perfect_agreement_and_constant_offset():
 
 def test_icc_degenerate_tables_and_errors():
     assert all(math.isnan(v) for v in icc(np.ones((10, 2)), "ICC3_1"))  # no variance at all
+    # float noise is not variance: one-bin entropies are −log2(1 + ε) or 0 (seen on [0, 1] MRI with bin width 25)
+    noise = np.where(np.random.default_rng(0).random((10, 2)) < 0.5, -3.2e-16, 0.0)
+    assert all(math.isnan(v) for v in icc(noise, "ICC3_1"))
     assert all(math.isnan(v) for v in icc(np.array([[1.0, 2.0]]), "ICC3_1"))  # one case
     with pytest.raises(UnknownNameError, match="ICC3_1"):
         icc(np.ones((4, 2)), "ICC31")

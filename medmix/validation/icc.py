@@ -44,8 +44,8 @@ def icc(ratings, form: str = "ICC3_1", *, confidence: float = 0.95) -> tuple[flo
     """(ICC, lower, upper end of the two-sided `confidence` interval) of `ratings`, an (n_cases, k_raters) array.
 
     Forms: see the module docstring (`ICC_FORMS`). Cases (rows) holding a NaN are dropped (listwise, as
-    pingouin's nan_policy="omit"). Fewer than 2 complete cases, or a table whose values are all equal, gives
-    (NaN, NaN, NaN)."""
+    pingouin's nan_policy="omit"). Fewer than 2 complete cases, or a table whose values are all equal (to 1e-12
+    relative: float noise is not variance), gives (NaN, NaN, NaN)."""
     if form not in ICC_FORMS:
         raise UnknownNameError("ICC form", str(form), ICC_FORMS)
     if not 0 < confidence < 1:
@@ -58,6 +58,9 @@ def icc(ratings, form: str = "ICC3_1", *, confidence: float = 0.95) -> tuple[flo
     n, k = table.shape
     nan = (math.nan, math.nan, math.nan)
     if n < 2:
+        return nan
+    # equal up to rounding (e.g. PyRadiomics' entropy −log2(1 + ε) of one-bin regions): no variance to share out
+    if float(np.ptp(table)) <= 1e-12 * max(1.0, float(np.abs(table).max())):
         return nan
     grand = table.mean()
     row_means, col_means = table.mean(axis=1), table.mean(axis=0)
