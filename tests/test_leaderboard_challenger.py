@@ -158,7 +158,7 @@ def test_cli_compat_and_svg(tmp_path):
     edge_table().to_csv(csv, index=False)
     out = tmp_path / "board"
     result = CliRunner().invoke(app, ["leaderboard", str(csv), "--out", str(out), "--compat", "challenger",
-                                      "--bootstrap", "20", "--figure-format", "svg"])
+                                      "--bootstrap", "20", "--figure-format", "svg", "--task", "task_0"])
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "leaderboard.json").read_text())
     assert doc["settings"]["compat"] == "challenger" and set(doc["consensus"]) >= {"euclidean", "kemeny"}
@@ -171,10 +171,12 @@ def test_cli_compat_and_svg(tmp_path):
 
 def test_svg_files_are_deterministic(tmp_path):
     table = edge_table()
+    table = table[table["task"] == "task_0"]
     for name in ("a", "b"):
-        build_leaderboard(table, tmp_path / name, n_bootstrap=20, figure_formats=("svg",))
+        build_leaderboard(table, tmp_path / name, n_bootstrap=10, figure_formats=("svg",))
     svgs = sorted(p.name for p in (tmp_path / "a").glob("*.svg"))
-    assert len(svgs) == 3 * 3 + 9  # 3 per task × 3 tasks, 9 across tasks
+    assert len(svgs) == 3 + 8  # 3 for the task, 8 across tasks (no dendrogram of one task)
+    assert "task_dendrogram.svg" not in svgs
     for name in svgs:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
