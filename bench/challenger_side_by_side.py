@@ -26,30 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from medmix.leaderboard import compute_leaderboard
-from medmix.leaderboard.ranking import SCHEMES
-from medmix.leaderboard.sidebyside import compare_to_challenger, edge_table, write_challenger_inputs
+from medmix.leaderboard.sidebyside import (DATASETS, compare_to_challenger, dataset_inputs, scheme_boards,
+                                           write_challenger_inputs)
 
 ROOT = Path(__file__).resolve().parents[1]
-METRICS = ("dice", "bahd")
-
-
-DATASETS = ("example", "synthetic", "edge")
-
-
-def dataset_inputs(name: str, scratch: Path):
-    if name == "example":
-        return sorted(p for p in (ROOT / "leaderboards" / "inputs").iterdir() if p.is_dir())
-    if name == "edge":
-        return edge_table()
-    from medmix.leaderboard.example import example_runs
-
-    return example_runs(scratch / "synthetic_runs", seed=0)
-
-
-def boards(inputs, compat: str) -> dict:
-    return {scheme: compute_leaderboard(inputs, metrics=METRICS, scheme=scheme, n_bootstrap=0, compat=compat)
-            for scheme in SCHEMES}
 
 
 def run_challenger(board, scratch: Path) -> dict:
@@ -80,13 +60,13 @@ def main(argv=None) -> int:
         scratch = Path(tmp)
         for name in DATASETS:
             inputs = dataset_inputs(name, scratch)
-            compat_boards = boards(inputs, "challenger")
+            compat_boards = scheme_boards(inputs, "challenger")
             challenger = run_challenger(compat_boards["aggregate_mean"], scratch / name)
             if args.record:
                 args.record.mkdir(parents=True, exist_ok=True)
                 (args.record / f"{name}.json").write_text(json.dumps(challenger, indent=1, sort_keys=True) + "\n")
             for compat in ("challenger", "medmix"):
-                frame = compare_to_challenger(compat_boards if compat == "challenger" else boards(inputs, compat),
+                frame = compare_to_challenger(compat_boards if compat == "challenger" else scheme_boards(inputs, compat),
                                               challenger)
                 frame.to_csv(args.out / f"{name}_{compat}.csv", index=False)
                 print(f"{name} · medmix --compat {compat} vs challengeR {challenger['challenger_version']}:")

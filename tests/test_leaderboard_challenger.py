@@ -23,26 +23,16 @@ from medmix.leaderboard.consensus import consensus_scores
 from medmix.leaderboard.conventions import CHALLENGER, MEDMIX
 from medmix.leaderboard.example import example_runs
 from medmix.leaderboard.grand_challenge import read_metrics_json
-from medmix.leaderboard.ranking import SCHEMES, case_ranks, mean_rank, scheme_scores
-from medmix.leaderboard.sidebyside import compare_to_challenger, edge_table
+from medmix.leaderboard.ranking import case_ranks, mean_rank, scheme_scores
+from medmix.leaderboard.sidebyside import compare_to_challenger, dataset_inputs, edge_table, scheme_boards
 from medmix.leaderboard.stats import wilcoxon_one_sided
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "data" / "challenger"
 
 
-def _inputs(name: str, tmp_path: Path):
-    if name == "example":
-        return sorted(p for p in (REPO / "leaderboards" / "inputs").iterdir() if p.is_dir())
-    if name == "edge":
-        return edge_table()
-    return example_runs(tmp_path / "runs", seed=0)
-
-
 def _compare(name: str, compat: str, tmp_path: Path) -> pd.DataFrame:
-    inputs = _inputs(name, tmp_path)
-    boards = {s: compute_leaderboard(inputs, metrics=("dice", "bahd"), scheme=s, n_bootstrap=0, compat=compat)
-              for s in SCHEMES}
+    boards = scheme_boards(dataset_inputs(name, tmp_path), compat)
     return compare_to_challenger(boards, json.loads((FIXTURES / f"{name}.json").read_text()))
 
 

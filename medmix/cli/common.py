@@ -30,6 +30,22 @@ class GlobalOptions:
     plugins: list[Path] = []
 
 
+def parse_metric_values(items: list[str], option: str, example: str) -> dict[str, float]:
+    """`METRIC=NUMBER` items of a repeatable option → {metric: number}; a malformed item names the option."""
+    from medmix.errors import InputError
+
+    values = {}
+    for item in items:
+        key, eq, raw = item.rpartition("=")
+        try:
+            values[key.strip()] = float(raw)
+        except ValueError:
+            key = ""
+        if not eq or not key.strip():
+            raise InputError(f"{option} {item!r}: expected METRIC=NUMBER, e.g. {example}.")
+    return values
+
+
 def one_paragraph(text: str) -> str:
     return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
 

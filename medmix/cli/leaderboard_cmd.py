@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from medmix.cli.common import PluginOpt, VerboseOpt, command_context, fmt_value, make_console
+from medmix.cli.common import PluginOpt, VerboseOpt, command_context, fmt_value, make_console, parse_metric_values
 
 
 def leaderboard(
@@ -54,33 +54,20 @@ def leaderboard(
 
     Writes leaderboard.md/.csv/.json/.html, statistics.csv, pairwise.csv, stability.csv, missing.csv,
     subgroups.csv, consensus.csv, one grand-challenge metrics.json per algorithm (metrics/) and the figures to
-    --out. Inputs may also be grand-challenge evaluation outputs (metrics.json files or folders of them). Metric direction comes from the metric registry (plugins included).
+    --out. Inputs may also be grand-challenge evaluation outputs (metrics.json files or folders of them). Metric
+    direction comes from the metric registry (plugins included).
     """
     with command_context(plugin, verbose):
         from medmix.leaderboard import build_leaderboard
 
         board = build_leaderboard(
             inputs, out, metrics=tuple(metric) if metric else None, scheme=scheme, seed=seed, n_bootstrap=bootstrap,
-            alpha=alpha, names=name or None, missing_values=_parse_missing(missing_value or []),
+            alpha=alpha, names=name or None,
+            missing_values=parse_metric_values(missing_value or [], "--missing-value", "bahd=100"),
             tasks=task or None, plots=plots, compat=compat, figure_formats=tuple(figure_format or ("png",)),
         )
         _print(board)
         make_console().print(f"wrote {len(board.files)} files to {out}: " + ", ".join(p.name for p in board.files))
-
-
-def _parse_missing(items: list[str]) -> dict[str, float]:
-    from medmix.errors import InputError
-
-    values = {}
-    for item in items:
-        key, eq, raw = item.rpartition("=")
-        try:
-            values[key.strip()] = float(raw)
-        except ValueError:
-            key = ""
-        if not eq or not key.strip():
-            raise InputError(f"--missing-value {item!r}: expected METRIC=NUMBER, e.g. bahd=100.")
-    return values
 
 
 def _print(board) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from medmix.cli.common import PluginOpt, VerboseOpt, command_context, make_console
+from medmix.cli.common import PluginOpt, VerboseOpt, command_context, make_console, parse_metric_values
 
 validate_app = typer.Typer(help="Clinical validation protocols: reader agreement, sites, COMMUTE, radiomics, "
                                 "cost; one report per output folder.", no_args_is_help=True)
@@ -14,24 +14,13 @@ validate_app = typer.Typer(help="Clinical validation protocols: reader agreement
 OutOpt = Annotated[Path, typer.Option("--out", metavar="DIR", help="Report folder (protocols accumulate in it).")]
 
 
-def _margins(items: list[str]) -> dict[str, float]:
-    from medmix.errors import InputError
-
-    out = {}
-    for item in items:
-        key, eq, raw = item.rpartition("=")
-        try:
-            out[key.strip()] = float(raw)
-        except ValueError:
-            key = ""
-        if not eq or not key.strip():
-            raise InputError(f"--margin {item!r}: expected METRIC=NUMBER, e.g. dice=0.05 or hd95=2.")
-    return out
-
-
-def _done(files) -> None:
+def _done(files, verdict: list[str]) -> None:
+    """Print the protocol's verdict lines (the report's) and where the report is."""
+    console = make_console()
+    for line in verdict:
+        console.print(line, markup=False)
     report = next((f for f in files if f.name == "report.html"), None)
-    make_console().print(f"wrote {len(files)} files; report: {report}")
+    console.print(f"wrote {len(files)} files; report: {report}", markup=False)
 
 
 @validate_app.command("observers")
@@ -57,16 +46,13 @@ def observers(
 ) -> None:
     """Inter-observer benchmark: is model–expert agreement non-inferior to expert–expert agreement?"""
     with command_context(plugin, verbose):
-        from medmix.validation.observers import DEFAULT_METRICS, inter_observer, write_observers
+        from medmix.validation.observers import DEFAULT_METRICS, inter_observer, observer_verdict, write_observers
 
         result = inter_observer(model, reader1, reader2, metrics=tuple(metric) if metric else DEFAULT_METRICS,
-                                margins=_margins(margin) if margin else None, alpha=alpha, n_bootstrap=bootstrap,
+                                margins=parse_metric_values(margin, "--margin", "dice=0.05 or hd95=2") if margin
+                                else None, alpha=alpha, n_bootstrap=bootstrap,
                                 seed=seed, spacing=spacing)
-        for row in result.summary[result.summary["comparison"] == "model_vs_experts"].to_dict("records"):
-            make_console().print(f"{row['metric']}: model–experts {row['model_expert_mean']:.3f}, expert–expert "
-                                 f"{row['expert_expert_mean']:.3f}, difference {row['mean_difference']:+.3f} "
-                                 f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] → {row['verdict']}")
-        _done(write_observers(result, out))
+        _done(write_observers(result, out), observer_verdict(result))
 
 
 @validate_app.command("sites")
@@ -96,7 +82,7 @@ def sites(
     """Multi-site generalisation: per-site median [IQR], internal vs external sites, drop flag, Mann-Whitney."""
     with command_context(plugin, verbose):
         from medmix.errors import InputError
-        from medmix.validation.sites import site_generalisation, site_table as read_sites, write_sites
+        from medmix.validation.sites import site_generalisation, site_table as read_sites, site_verdict, write_sites
 
         given = [x for x in (site_table, site_pattern, from_entry or None) if x is not None]
         if len(given) != 1:
@@ -104,11 +90,7 @@ def sites(
                              "or --from-entry.")
         sites_arg = read_sites(site_table) if site_table else (f"re:{site_pattern}" if site_pattern else "entry")
         result = site_generalisation(inputs, sites_arg, internal, metric=metric, max_drop=max_drop, names=name)
-        for row in result.comparisons[result.comparisons["external"] == "all external"].to_dict("records"):
-            make_console().print(f"{row['algorithm']} · {row['task']}: internal {row['median_internal']:.3f} vs "
-                                 f"external {row['median_external']:.3f}, drop {row['drop']:+.3f}"
-                                 f"{' FLAGGED' if row['flagged'] else ''} (Mann-Whitney p = {row['p_value']:.3g})")
-        _done(write_sites(result, out))
+        _done(write_sites(result, out), site_verdict(result))
 
 
 @validate_app.command("commute")
@@ -126,15 +108,10 @@ def commute(
 ) -> None:
     """COMMUTE readiness: acceptable share (≥ 85%), time reduction (≥ 50%), dosimetric difference (≤ 2%)."""
     with command_context(plugin, verbose):
-        from medmix.validation.commute import commute_readiness, write_commute
+        from medmix.validation.commute import commute_readiness, commute_verdict, write_commute
 
         result = commute_readiness(ratings, auto=auto, edited=edited, tolerance_mm=tolerance_mm)
-        files = write_commute(result, out)
-        for row in result.criteria.to_dict("records"):
-            state = "not assessed" if row["met"] is None else ("met" if row["met"] else "NOT met")
-            make_console().print(f"{row['criterion']}: {state} ({row['detail']})")
-        make_console().print("ready" if result.ready() else "not ready")
-        _done(files)
+        _done(write_commute(result, out), commute_verdict(result))
 
 
 @validate_app.command("cost")
@@ -148,11 +125,10 @@ def cost(
 ) -> None:
     """Parameters, ms per slice and peak memory of each evaluated model, side by side."""
     with command_context(plugin, verbose):
-        from medmix.validation.cost import cost_table, write_cost
+        from medmix.validation.cost import cost_table, cost_verdict, write_cost
 
         table = cost_table(runs, name)
-        make_console().print(table.to_string(index=False))
-        _done(write_cost(table, out))
+        _done(write_cost(table, out), cost_verdict(table))
 
 
 @validate_app.command("radiomics")
@@ -176,14 +152,11 @@ def radiomics(
 ) -> None:
     """Radiomics agreement: ICC of shape and first-order features, predicted vs reference masks, over cases."""
     with command_context(plugin, verbose):
-        from medmix.validation.radiomics import agreement_summary, radiomics_cases, write_radiomics
+        from medmix.validation.radiomics import agreement_summary, radiomics_cases, radiomics_verdict, write_radiomics
         from medmix.validation.runs import run_cases
 
         pairs = [(f"{c.task}/{c.case_id}", c.image, c.prediction, c.reference, c.spacing_mm)
                  for c in run_cases(run, data_root, task)]
         cases = radiomics_cases(pairs, features=feature, bin_width=bin_width)
         summary = agreement_summary(cases, form=form)
-        for row in summary.to_dict("records"):
-            make_console().print(f"{row['feature']}: {row['form']} {row['icc']:.3f} [{row['ci_low']:.3f}, "
-                                 f"{row['ci_high']:.3f}] ({row['band']}, n = {row['n_cases']})")
-        _done(write_radiomics(summary, out, cases=cases))
+        _done(write_radiomics(summary, out, cases=cases), radiomics_verdict(summary))

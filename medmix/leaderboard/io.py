@@ -2,12 +2,12 @@
 
 Inputs (any mix, any number):
 
-- an evaluation run folder (`medmix evaluate --out DIR`): `cases.csv` (long form: task, case, slice, label,
-  metric, value, empty_gt, empty_pred), `summary.json` (its `model` block names the adapter), `cost.json`
-  (parameters, ms per slice, peak memory) and, for tasks with a staging rule, `staging.csv`. Volumetric rows (`slice == "volume"`) give metric `<name>`; the slice rows give
-  `<name>_slicewise` = the per-case mean over the reference-foreground slices (MedSAMix's Dice convention); a
-  case without slice rows (2D images, or no reference foreground) uses its volumetric value. A task scored on
-  several labels becomes one leaderboard task per label, `task/label`.
+- an evaluation run folder (`medmix evaluate --out DIR`): `cases.csv` (long form: task, case, slice, label, metric,
+  value, empty_gt, empty_pred), `summary.json` (its `model` block names the adapter), `cost.json` (parameters, ms per
+  slice, peak memory) and, for tasks with a staging rule, `staging.csv`. Volumetric rows (`slice == "volume"`) give
+  metric `<name>`; the slice rows give `<name>_slicewise` = the per-case mean over the reference-foreground slices
+  (MedSAMix's Dice convention); a case without slice rows (2D images, or no reference foreground) uses its volumetric
+  value. A task scored on several labels becomes one leaderboard task per label, `task/label`.
 - a long CSV with columns task, case, algorithm, metric, value (results produced elsewhere; extra columns are
   ignored; rows whose value is empty or NaN count as missing cases and are reported).
 - a `cases.csv` file of a run (no `algorithm` column), named like its folder.
@@ -169,10 +169,7 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
     flags: list = []
     summary_path = folder / "summary.json"
     if summary_path.is_file():
-        try:
-            summary = json.loads(summary_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{summary_path}: not valid JSON ({exc}).") from None
+        summary = read_json(summary_path)
         model = summary.get("model") if isinstance(summary.get("model"), dict) else None
         suite, split = summary.get("suite"), summary.get("split")
         protocol = (summary.get("protocol") or {}).get("name", "medmix")
@@ -199,15 +196,20 @@ def read_run(path: Path) -> tuple[pd.DataFrame, Source, pd.DataFrame]:
     return table, source, subgroups
 
 
+def read_json(path: Path):
+    """A JSON file of a run folder; an unreadable one is an InputError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}).") from None
+
+
 def read_cost(folder: Path, model: dict | None) -> dict | None:
     """A run's cost.json (parameters, ms_per_slice, peak memory); runs without one give the parameter count of
     their summary's model block, or None."""
     path = folder / "cost.json"
     if path.is_file():
-        try:
-            cost = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: not valid JSON ({exc}).") from None
+        cost = read_json(path)
         if isinstance(cost, dict):
             return cost
     if isinstance(model, dict) and model.get("parameters") is not None:

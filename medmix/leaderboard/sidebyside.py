@@ -19,6 +19,35 @@ from medmix.leaderboard.ranking import SCHEMES, average_ties, fill_missing, pair
 from medmix.leaderboard.stats import holm
 
 
+DATASETS = ("example", "synthetic", "edge")
+METRICS = ("dice", "bahd")
+
+
+def dataset_inputs(name: str, scratch: Path):
+    """Leaderboard inputs of a side-by-side dataset: "example" (the repository's leaderboards/inputs run folders),
+    "synthetic" (`example_runs(seed=0)` written under `scratch`), "edge" (`edge_table()`)."""
+    if name == "example":
+        return sorted(p for p in (Path(__file__).resolve().parents[2] / "leaderboards" / "inputs").iterdir()
+                      if p.is_dir())
+    if name == "edge":
+        return edge_table()
+    if name != "synthetic":
+        from medmix.errors import UnknownNameError
+
+        raise UnknownNameError("side-by-side dataset", name, DATASETS)
+    from medmix.leaderboard.example import example_runs
+
+    return example_runs(Path(scratch) / "synthetic_runs", seed=0)
+
+
+def scheme_boards(inputs, compat: str) -> dict:
+    """scheme → leaderboard (Dice + bAHD, no bootstrap) of `inputs` under `compat`: what the comparison needs."""
+    from medmix.leaderboard import compute_leaderboard
+
+    return {scheme: compute_leaderboard(inputs, metrics=METRICS, scheme=scheme, n_bootstrap=0, compat=compat)
+            for scheme in SCHEMES}
+
+
 def write_challenger_inputs(board, folder: Path) -> tuple[Path, Path]:
     """long.csv (task, case, algorithm, metric, value; missing cases absent) and fills.csv (task, metric, fill,
     higher_is_better) of a computed leaderboard, for the R script."""
@@ -95,7 +124,8 @@ def compare_to_challenger(boards: dict[str, object], challenger: dict) -> pd.Dat
 
 
 def _p(value):
-    return 1.0 if value is None or (isinstance(value, float) and np.isnan(value)) or value in ("NaN", "NA") else float(value)
+    missing = value is None or value in ("NaN", "NA") or (isinstance(value, float) and np.isnan(value))
+    return 1.0 if missing else float(value)
 
 
 def _row(what, scheme, task, metric, algorithm, ours, theirs, exact: bool = False) -> dict:

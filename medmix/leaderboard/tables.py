@@ -35,7 +35,7 @@ def leaderboard_table(board) -> pd.DataFrame:
     rows = []
     stab = {scope: _stab(board, scope) for scope in [OVERALL, *board.tasks]}
     overall = board.overall.set_index("algorithm")
-    consensus = _euclidean(board)
+    consensus, costs = _euclidean(board), board.costs()
     for algo in board.order():
         o = overall.loc[algo]
         row: dict[str, Any] = {"scope": OVERALL, "task": "", "rank": int(o["rank"]), "algorithm": algo,
@@ -44,7 +44,7 @@ def leaderboard_table(board) -> pd.DataFrame:
             row.update({f"{m.key}_rank": int(o[f"{m.key}_rank"]), f"{m.key}_score": float(o[f"{m.key}_mean_rank"]),
                         f"{m.key}_mean": float(o[f"{m.key}_mean_over_tasks"])})
         row.update(_stab_columns(stab[OVERALL].get(algo)))
-        cost = board.costs().get(algo) or {}
+        cost = costs.get(algo) or {}
         row.update({"parameters": cost.get("parameters"), "ms_per_slice": cost.get("ms_per_slice"),
                     "peak_memory_mb": cost.get("peak_memory_mb")})
         rows.append(row)
@@ -73,7 +73,7 @@ def leaderboard_table(board) -> pd.DataFrame:
         columns += [f"{m.key}_{c}" for c in ("rank", "score", "mean", "sd", "median", "q25", "q75", "ci_low",
                                              "ci_high", "n", "n_missing")]
     columns += ["bootstrap_median_rank", "bootstrap_rank_q025", "bootstrap_rank_q975"]
-    if board.costs():
+    if costs:
         columns += ["parameters", "ms_per_slice", "peak_memory_mb"]
     frame = pd.DataFrame(rows).reindex(columns=columns)
     for col in frame.columns:  # integer columns with gaps (overall rows) stay integers in the CSV
@@ -108,12 +108,13 @@ def to_json_dict(board) -> dict[str, Any]:
     """leaderboard.json: settings, the ranking, per-algorithm grand-challenge-style `aggregates.<metric>.mean/std`
     (pooled over every case of every task; `tasks.<task>.aggregates` per task), significance, stability."""
     stab = {scope: _stab(board, scope) for scope in [OVERALL, *board.tasks]}
+    consensus = _euclidean(board)
     overall = board.overall.set_index("algorithm")
     ranking = []
     for algo in board.order():
         o = overall.loc[algo]
         entry: dict[str, Any] = {"rank": int(o["rank"]), "algorithm": algo, "rank_score": r6(o["rank_score"]),
-                                 "consensus_score": r6(_euclidean(board)[algo]),
+                                 "consensus_score": r6(consensus[algo]),
                                  "metrics": {m.key: {"rank": int(o[f"{m.key}_rank"]),
                                                      "mean_rank": r6(o[f"{m.key}_mean_rank"]),
                                                      "mean_over_tasks": r6(o[f"{m.key}_mean_over_tasks"])}

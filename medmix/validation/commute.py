@@ -203,10 +203,8 @@ def commute_figure(result: CommuteResult):
     return fig
 
 
-def write_commute(result: CommuteResult, out_dir) -> list:
-    """`<out>/commute/` (criteria.csv, ratings.csv, cases.csv, figure.png, result.json) and the report."""
-    from medmix.validation.report import write_protocol
-
+def commute_verdict(result: CommuteResult) -> list[str]:
+    """One line per criterion (value, target, met / NOT met / not assessed), then the overall readiness."""
     verdict = []
     for row in result.criteria.to_dict("records"):
         state = "not assessed" if row["met"] is None else ("met" if row["met"] else "NOT met")
@@ -216,6 +214,13 @@ def write_commute(result: CommuteResult, out_dir) -> list:
         verdict.append(f"{row['criterion']}: {value} (target {row['target']}) — {state}; {row['detail']}.")
     verdict.append("COMMUTE readiness: " + ("ready (every assessed criterion met)." if result.ready() else
                                             "not ready."))
-    return write_protocol(out_dir, "commute", settings=result.settings, verdict=verdict,
+    return verdict
+
+
+def write_commute(result: CommuteResult, out_dir) -> list:
+    """`<out>/commute/` (criteria.csv, ratings.csv, cases.csv, figure.png, result.json) and the report."""
+    from medmix.validation.report import write_protocol
+
+    return write_protocol(out_dir, "commute", settings=result.settings, verdict=commute_verdict(result),
                           tables={"criteria": result.criteria, "ratings": result.ratings, "cases": result.cases},
                           figure=commute_figure(result))

@@ -7,7 +7,6 @@ change from run to run); leaderboards show it next to the ranks. This protocol p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +19,8 @@ COLUMNS = ["algorithm", "parameters", "device", "n_slices", "ms_per_slice", "pea
 
 def cost_table(runs: Sequence[str | Path], names: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per run folder (COLUMNS); names default to the folder names."""
+    from medmix.leaderboard.io import read_json, read_cost
+
     if names is not None and len(names) != len(runs):
         raise InputError(f"{len(names)} name(s) for {len(runs)} run folder(s); give one per folder.")
     rows = []
@@ -27,26 +28,29 @@ def cost_table(runs: Sequence[str | Path], names: Sequence[str] | None = None) -
         path = Path(run) / "summary.json"
         if not path.is_file():
             raise InputError(f"{run}: no summary.json; give evaluation run folders (`medmix evaluate --out DIR`).")
-        try:
-            summary = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: not valid JSON ({exc}).") from None
-        from medmix.leaderboard.io import read_cost
-
-        cost = read_cost(Path(run), summary.get("model")) or {}
-        rows.append({"algorithm": names[i] if names else Path(run).resolve().name, **{c: cost.get(c)
-                                                                                      for c in COLUMNS[1:]}})
+        cost = read_cost(Path(run), read_json(path).get("model")) or {}
+        rows.append({"algorithm": names[i] if names else Path(run).resolve().name,
+                     **{c: cost.get(c) for c in COLUMNS[1:]}})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def cost_verdict(table: pd.DataFrame) -> list[str]:
+    """One line per run: parameters, ms per slice and device, peak memory (what is known)."""
+    lines = []
+    for r in table.to_dict("records"):
+        parts = [f"{r['parameters']:,} parameters" if isinstance(r["parameters"], int) else "parameters unknown"]
+        if isinstance(r["ms_per_slice"], (int, float)) and r["ms_per_slice"] == r["ms_per_slice"]:
+            parts.append(f"{r['ms_per_slice']:.1f} ms per slice on {r['device']}")
+        if isinstance(r["peak_memory_mb"], (int, float)) and r["peak_memory_mb"] == r["peak_memory_mb"]:
+            parts.append(f"peak memory {r['peak_memory_mb']:,.0f} MB")
+        lines.append(f"{r['algorithm']}: {', '.join(parts)}.")
+    return lines
+
+
 def write_cost(table: pd.DataFrame, out_dir) -> list:
+    """`<out>/cost/` (cost.csv, result.json) and the report."""
     from medmix.validation.report import write_protocol
 
-    verdict = [f"{r['algorithm']}: {r['parameters']:,} parameters" if isinstance(r["parameters"], int) else
-               f"{r['algorithm']}: parameters unknown" for r in table.to_dict("records")]
-    verdict = [v + (f", {r['ms_per_slice']:.1f} ms per slice on {r['device']}, peak memory "
-                    f"{r['peak_memory_mb']:,.0f} MB" if isinstance(r["ms_per_slice"], (int, float)) and
-                    r["ms_per_slice"] == r["ms_per_slice"] else "") + "."
-               for v, r in zip(verdict, table.to_dict("records"))]
-    return write_protocol(out_dir, "cost", settings={"n_runs": len(table)}, verdict=verdict, tables={"cost": table},
+    return write_protocol(out_dir, "cost", settings={"n_runs": len(table)}, verdict=cost_verdict(table),
+                          tables={"cost": table},
                           notes=["Times depend on the machine and on what else ran; compare runs made on one device."])

@@ -116,7 +116,8 @@ def inter_observer(model, reader1, reader2, *, metrics=DEFAULT_METRICS, margins:
         sign = 1.0 if _higher_is_better(metric) else -1.0
         experts = wide["e2_e1"].to_numpy()
         both = (wide["model_e1"].to_numpy() + wide["model_e2"].to_numpy()) / 2.0
-        for comparison, model_agreement in (("model_vs_experts", both), ("model_as_reader2", wide["model_e1"].to_numpy())):
+        comparisons = (("model_vs_experts", both), ("model_as_reader2", wide["model_e1"].to_numpy()))
+        for comparison, model_agreement in comparisons:
             d = sign * (np.asarray(model_agreement, dtype=float) - experts)
             stats = non_inferiority(d, margins.get(metric), alpha=alpha, n_bootstrap=n_bootstrap, seed=seed)
             summary.append({"metric": metric, "comparison": comparison,
@@ -168,10 +169,8 @@ def observer_figure(result: ObserverResult, metric: str = "dice"):
     return fig
 
 
-def write_observers(result: ObserverResult, out_dir) -> list:
-    """`<out>/observers/` (summary.csv, cases.csv, figure.png, result.json) and the report."""
-    from medmix.validation.report import write_protocol
-
+def observer_verdict(result: ObserverResult) -> list[str]:
+    """One line per metric: model–experts against expert–expert agreement, the interval, the test's verdict."""
     verdict = []
     for row in result.summary[result.summary["comparison"] == "model_vs_experts"].to_dict("records"):
         line = (f"{row['metric']}: model–experts {row['model_expert_mean']:.3f} vs expert–expert "
@@ -182,6 +181,14 @@ def write_observers(result: ObserverResult, out_dir) -> list:
         else:
             line += f": {row['verdict']}"
         verdict.append(line + ".")
+    return verdict
+
+
+def write_observers(result: ObserverResult, out_dir) -> list:
+    """`<out>/observers/` (summary.csv, cases.csv, figure.png, result.json) and the report."""
+    from medmix.validation.report import write_protocol
+
+    verdict = observer_verdict(result)
     notes = [f"{role} lacks {len(keys)} case(s) the others have (left out): {', '.join(keys[:8])}"
              for role, keys in result.excluded.items()]
     figure = observer_figure(result, "dice") if "dice" in result.settings["metrics"] else None

@@ -342,10 +342,8 @@ def radiomics_figure(summary: pd.DataFrame):
     return fig
 
 
-def write_radiomics(summary: pd.DataFrame, out_dir, *, cases: pd.DataFrame | None = None) -> list:
-    """`<out>/radiomics/` (agreement.csv, cases.csv when given, figure.png, result.json) and the report."""
-    from medmix.validation.report import write_protocol
-
+def radiomics_verdict(summary: pd.DataFrame) -> list[str]:
+    """Per feature group: the median ICC and the count per Koo & Li band; then the three lowest features."""
     verdict = []
     for group in ("shape", "firstorder"):
         part = summary[summary["group"] == group]
@@ -358,6 +356,14 @@ def write_radiomics(summary: pd.DataFrame, out_dir, *, cases: pd.DataFrame | Non
     if len(weakest):
         verdict.append("lowest: " + ", ".join(f"{r['feature']} {r['icc']:.3f}" for r in weakest.to_dict("records"))
                        + ".")
+    return verdict
+
+
+def write_radiomics(summary: pd.DataFrame, out_dir, *, cases: pd.DataFrame | None = None) -> list:
+    """`<out>/radiomics/` (agreement.csv, cases.csv when given, figure.png, result.json) and the report."""
+    from medmix.validation.report import write_protocol
+
+    verdict = radiomics_verdict(summary)
     tables = {"agreement": summary}
     if cases is not None:
         tables["cases"] = cases

@@ -8,7 +8,6 @@ mask files (a reader for the inter-observer benchmark: `export_references`) work
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +29,13 @@ class RunCase:
 
 
 def _summary(run_dir: Path) -> dict:
+    from medmix.leaderboard.io import read_json
+
     path = run_dir / "summary.json"
     if not path.is_file():
         raise InputError(f"{run_dir}: no summary.json; give an evaluation run folder (`medmix evaluate --out DIR "
                          "--save-predictions`).")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc}).") from None
+    return read_json(path)
 
 
 def run_cases(run_dir, data_root=None, tasks=None) -> Iterator[RunCase]:

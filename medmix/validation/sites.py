@@ -79,17 +79,13 @@ def assign_sites(table: pd.DataFrame, sites) -> pd.Series:
     raise InputError("sites: give a case → site table, a regular expression ('re:…') or 'entry'.")
 
 
-def _quantiles(values: np.ndarray) -> dict[str, float]:
-    q25, median, q75 = np.percentile(values, [25, 50, 75]) if values.size else (np.nan,) * 3
-    return {"n": int(values.size), "median": float(median), "q25": float(q25), "q75": float(q75)}
-
-
 def site_generalisation(inputs, sites, internal: Sequence[str], *, metric: str = "dice", max_drop: float = 0.05,
                         alpha: float = 0.05, names: Sequence[str] | None = None) -> SiteResult:
     """Per-site statistics and internal-vs-external drops (module docstring). `internal`: the internal sites."""
     from scipy.stats import mannwhitneyu
 
     from medmix.leaderboard import read_inputs, resolve_metric
+    from medmix.leaderboard.stats import describe
 
     data = read_inputs(inputs, list(names) if names is not None else None)
     info = resolve_metric(metric, list(dict.fromkeys(data.table["metric"])))
@@ -121,7 +117,7 @@ def site_generalisation(inputs, sites, internal: Sequence[str], *, metric: str =
             group = "internal" if site in internal else "external"
             groups[site] = values
             per_site.append({"algorithm": algorithm, "task": task, "site": site, "group": group,
-                             **_quantiles(values)})
+                             **{k: describe(values)[k] for k in ("n", "median", "q25", "q75")}})
         inside = np.concatenate([v for s, v in groups.items() if s in internal] or [np.empty(0)])
         outside = {s: v for s, v in groups.items() if s not in internal}
         targets = [("all external", np.concatenate(list(outside.values())))] if outside else []
@@ -135,7 +131,8 @@ def site_generalisation(inputs, sites, internal: Sequence[str], *, metric: str =
                 if inside.size and values.size else np.nan
             comparisons.append({"algorithm": algorithm, "task": task, "external": name,
                                 "n_internal": int(inside.size), "n_external": int(values.size),
-                                "median_internal": float(np.median(inside)), "median_external": float(np.median(values)),
+                                "median_internal": float(np.median(inside)),
+                                "median_external": float(np.median(values)),
                                 "drop": float(drop), "flagged": bool(drop > max_drop), "p_value": p,
                                 "significant": bool(p < alpha)})
     settings = {"metric": info.key, "higher_is_better": info.higher_is_better, "internal": internal,
@@ -183,18 +180,25 @@ def site_figure(result: SiteResult):
     return fig
 
 
-def write_sites(result: SiteResult, out_dir) -> list:
-    """`<out>/sites/` (comparisons.csv, per_site.csv, figure.png, result.json) and the report."""
-    from medmix.validation.report import write_protocol
-
+def site_verdict(result: SiteResult) -> list[str]:
+    """One line per algorithm × task: internal against all external sites, drop, flag, Mann-Whitney p."""
     verdict = []
     pooled = result.comparisons[result.comparisons["external"] == "all external"]
     for row in pooled.to_dict("records"):
         verdict.append(f"{row['algorithm']} · {row['task']}: median {result.settings['metric']} internal "
-                       f"{row['median_internal']:.3f} (n = {row['n_internal']}) vs external {row['median_external']:.3f}"
+                       f"{row['median_internal']:.3f} (n = {row['n_internal']}) vs external "
+                       f"{row['median_external']:.3f}"
                        f" (n = {row['n_external']}), drop {row['drop']:+.3f}"
                        f"{' > ' if row['flagged'] else ' ≤ '}{result.settings['max_drop']:g}"
                        f"{' FLAGGED' if row['flagged'] else ''}; Mann-Whitney p = {row['p_value']:.3g}.")
+    return verdict
+
+
+def write_sites(result: SiteResult, out_dir) -> list:
+    """`<out>/sites/` (comparisons.csv, per_site.csv, figure.png, result.json) and the report."""
+    from medmix.validation.report import write_protocol
+
+    verdict = site_verdict(result)
     notes = [f"{len(result.unassigned)} case(s) without a site, left out: {', '.join(result.unassigned[:8])}"] \
         if result.unassigned else []
     return write_protocol(out_dir, "sites", settings=result.settings, verdict=verdict,
