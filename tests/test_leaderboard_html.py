@@ -290,6 +290,14 @@ class DevTools:
                 self.proc.wait(timeout=10)
 
 
+def _open(tools, path: Path) -> None:
+    """Watch the console, log and network, then load `path` and wait for its load event."""
+    for domain in ("Runtime", "Log", "Page", "Network"):
+        tools.call(f"{domain}.enable")
+    tools.call("Page.navigate", url=path.resolve().as_uri())
+    tools.wait_for("Page.loadEventFired")
+
+
 ROWS = "Array.from(document.querySelectorAll('#{table} tbody tr')).map(r => r.cells[{col}].textContent)"
 CLICK = "document.querySelector('#{table} thead th:nth-child({nth})').click()"
 
@@ -297,10 +305,7 @@ CLICK = "document.querySelector('#{table} thead th:nth-child({nth})').click()"
 def test_page_loads_without_errors_and_sorts(browser, page, tmp_path):
     tools = DevTools(browser, tmp_path / "profile")
     try:
-        for domain in ("Runtime", "Log", "Page", "Network"):
-            tools.call(f"{domain}.enable")
-        tools.call("Page.navigate", url=page.resolve().as_uri())
-        tools.wait_for("Page.loadEventFired")
+        _open(tools, page)
 
         assert tools.evaluate("document.title") == "medmix leaderboard"
         assert tools.evaluate("document.querySelectorAll('table.sortable').length") >= 6
@@ -352,10 +357,7 @@ def test_page_loads_without_errors_and_sorts(browser, page, tmp_path):
 def test_svg_figures_render(browser, svg_page, tmp_path):
     tools = DevTools(browser, tmp_path / "profile")
     try:
-        for domain in ("Runtime", "Log", "Page", "Network"):
-            tools.call(f"{domain}.enable")
-        tools.call("Page.navigate", url=svg_page.resolve().as_uri())
-        tools.wait_for("Page.loadEventFired")
+        _open(tools, svg_page)
         images = _check_figures(tools)
         assert tools.evaluate("Array.from(document.images).every(i => i.src.startsWith('data:image/svg+xml'))")
         assert len(images) == len(list(svg_page.parent.glob("*.svg")))
@@ -396,10 +398,7 @@ def test_validation_report_in_the_browser(browser, tmp_path):
                                                   "edit_time": [2, 3, 4, 9], "manual_time": [10] * 4})), out)
     tools = DevTools(browser, tmp_path / "profile")
     try:
-        for domain in ("Runtime", "Log", "Page", "Network"):
-            tools.call(f"{domain}.enable")
-        tools.call("Page.navigate", url=(out / "report.html").resolve().as_uri())
-        tools.wait_for("Page.loadEventFired")
+        _open(tools, out / "report.html")
         images = tools.evaluate(IMAGES)
         assert len(images) == 2 and all(done and width > 100 for _, done, width, _ in images), images
         assert tools.evaluate("document.querySelectorAll('h2').length") == 2

@@ -120,6 +120,13 @@ def _fuse(method: str, stack: np.ndarray, threshold: float, ties: str | None) ->
     return posterior.astype(np.float32), posterior >= threshold
 
 
+def _ensemble_settings(members, names, method, threshold, ties):
+    """(method, threshold, ties, member names) of an ensemble, checked; at least 2 members."""
+    if len(members) < 2:
+        raise ConfigError(f"an ensemble needs at least 2 members, got {len(members)}.")
+    return (*fusion_settings(method, threshold, ties, where="ensemble"), _names(names, len(members), "ensemble"))
+
+
 def _check_member_outputs(outputs, shapes: list[tuple[int, int]], name: str) -> list[np.ndarray]:
     outputs = list(outputs)
     if len(outputs) != len(shapes):
@@ -145,10 +152,8 @@ class EnsembleModel(SegmentationModel):
                  threshold: float | None = None, ties: str | None = None, name: str = "ensemble"):
         from medmix.models.predictions import CallableModel, PredictionFolder
 
-        if len(members) < 2:
-            raise ConfigError(f"an ensemble needs at least 2 members, got {len(members)}.")
-        self.method, self.threshold, self.ties = fusion_settings(method, threshold, ties, where="ensemble")
-        self.names = _names(names, len(members), "ensemble")
+        self.method, self.threshold, self.ties, self.names = _ensemble_settings(members, names, method, threshold,
+                                                                                ties)
         self.members: list[SegmentationModel] = []
         for i, (member, member_name) in enumerate(zip(members, self.names)):
             if isinstance(member, (PredictionFolder, FolderEnsemble)):
@@ -271,10 +276,8 @@ class FolderEnsemble:
                  threshold: float | None = None, ties: str | None = None, name: str = "ensemble"):
         from medmix.models.predictions import PredictionFolder
 
-        if len(members) < 2:
-            raise ConfigError(f"an ensemble needs at least 2 members, got {len(members)}.")
-        self.method, self.threshold, self.ties = fusion_settings(method, threshold, ties, where="ensemble")
-        self.names = _names(names, len(members), "ensemble")
+        self.method, self.threshold, self.ties, self.names = _ensemble_settings(members, names, method, threshold,
+                                                                                ties)
         if self.method == "mean":
             raise ConfigError("ensemble of prediction folders: method 'mean' averages probabilities, but folders hold "
                               "binary masks; use method 'majority' or 'staple'.")

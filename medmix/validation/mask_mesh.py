@@ -145,6 +145,15 @@ def max_pairwise_distance(points: np.ndarray) -> float:
     return best
 
 
+def _table_elements(cell_index: np.ndarray, counts_table: np.ndarray, edges_table: np.ndarray):
+    """Expand each cell's case number into its table elements (triangles or segments): (owning cell per element,
+    the element's edge numbers)."""
+    counts = counts_table[cell_index]
+    owner = np.repeat(np.arange(len(cell_index)), counts)
+    within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, edges_table[cell_index[owner], within]
+
+
 def mesh_measures_3d(mask: np.ndarray, spacing_mm) -> tuple[float, float, float]:
     """(mesh volume in mm³, surface area in mm², maximum diameter in mm between mesh vertices) of a 3-D mask
     (z, y, x) with `spacing_mm` in the same axis order; PyRadiomics' MeshVolume, SurfaceArea, Maximum3DDiameter."""
@@ -155,11 +164,7 @@ def mesh_measures_3d(mask: np.ndarray, spacing_mm) -> tuple[float, float, float]
     flipped = index >= 128
     index = np.where(flipped, index ^ 0xFF, index)
     cubes = np.argwhere(index > 0)
-    cube_index = index[tuple(cubes.T)]
-    counts = _TRIANGLE_COUNTS[cube_index]
-    owner = np.repeat(np.arange(len(cubes)), counts)
-    within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
-    edges = _TRIANGLE_EDGES[cube_index[owner], within]  # (t, 3) edge numbers
+    owner, edges = _table_elements(index[tuple(cubes.T)], _TRIANGLE_COUNTS, _TRIANGLE_EDGES)  # (t, 3) edges
     corners = (cubes[owner][:, None, :] + _CUBE_EDGE_POINTS[edges]) * spacing  # (t, 3 vertices, 3 coords)
     a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
     sign = np.where(flipped[tuple(cubes.T)][owner], -1.0, 1.0)
@@ -175,11 +180,7 @@ def mesh_measures_2d(mask: np.ndarray, spacing_mm) -> tuple[float, float, float]
     spacing = np.asarray(spacing_mm, dtype=float)
     index = _corner_index(padded, _SQUARE_CORNERS)
     squares = np.argwhere((index > 0) & (index < 15))
-    square_index = index[tuple(squares.T)]
-    counts = _SEGMENT_COUNTS[square_index]
-    owner = np.repeat(np.arange(len(squares)), counts)
-    within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
-    edges = _SEGMENT_EDGES[square_index[owner], within]  # (s, 2) edge numbers
+    owner, edges = _table_elements(index[tuple(squares.T)], _SEGMENT_COUNTS, _SEGMENT_EDGES)  # (s, 2) edges
     ends = (squares[owner][:, None, :] + _SQUARE_EDGE_POINTS[edges]) * spacing  # (s, 2 ends, 2 coords)
     a, b = ends[:, 0], ends[:, 1]
     area = float(np.sum(a[:, 0] * b[:, 1] - b[:, 0] * a[:, 1]) / 2.0)
