@@ -98,8 +98,11 @@ def site_generalisation(inputs, sites, internal: Sequence[str], *, metric: str =
     table = table[table["site"].notna()]
     known = sorted(set(table["site"]))
     if not known:
-        raise InputError("no case could be given a site; check the site table's case ids or the pattern (e.g. "
-                         f"case ids look like {data.table['case'].iloc[0]!r}).")
+        example = data.table["case"].iloc[0]
+        how = ("with sites from the card entry, case ids look like '<entry>/<case>' (tasks built from several "
+               "datasets); these do not" if isinstance(sites, str) and sites == "entry" else
+               "check the site table's case ids or the pattern")
+        raise InputError(f"no case could be given a site: {how} (e.g. {example!r}).")
     internal = list(internal)
     if not internal:
         raise InputError(f"name the internal site(s) (--internal SITE); the sites are: {', '.join(known)}.")
